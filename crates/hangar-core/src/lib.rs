@@ -1,1 +1,22 @@
-//! placeholder
+//! Hangar's domain core: the rules of the resources API (agents, environments, sessions) and
+//! the ports they use. It knows the wire types but no HTTP, SQL or network client.
+//!
+//! # Layout
+//! - [`store`]: the `Store` port and its query types.
+//! - [`resources`]: [`Resources`], the service the HTTP handlers call.
+//! - [`agents`], [`environments`], [`sessions`]: the rules of each resource.
+//! - [`tools`]: resolution of models, tools, MCP servers and skills.
+//! - [`listing`]: list requests → validated store queries → pages with cursors.
+//! - [`limits`]: every size limit; [`validate`]: shared validators.
+
+pub mod agents;
+pub mod environments;
+pub mod limits;
+pub mod listing;
+pub mod resources;
+pub mod sessions;
+pub mod store;
+pub mod tools;
+pub mod validate;
+
+pub use resources::Resources;

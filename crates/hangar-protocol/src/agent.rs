@@ -141,7 +141,9 @@ pub struct ToolDefaults {
 }
 
 /// The eight built-in tools of `agent_toolset_20260401`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BuiltinToolName {
     Bash,
@@ -514,7 +516,8 @@ mod tests {
 
     #[test]
     fn tool_params_reject_unknown_fields_inside_tagged_variants() {
-        let err = parse::<ToolParams>(json!({"type": "mcp_toolset", "mcp_server_name": "x", "bogus": 1}));
+        let err =
+            parse::<ToolParams>(json!({"type": "mcp_toolset", "mcp_server_name": "x", "bogus": 1}));
         assert!(err.unwrap_err().contains("bogus"));
         let err = parse::<ToolParams>(json!({"type": "bash"}));
         assert!(err.unwrap_err().contains("unknown variant `bash`"));
@@ -534,7 +537,13 @@ mod tests {
         let m: ModelParam = parse(json!("claude-x")).unwrap_or(StringOr::Str(String::new()));
         assert_eq!(m, StringOr::Str("claude-x".into()));
         let m: Result<ModelParam, _> = parse(json!({"id": "m", "effort": "low"}));
-        assert!(matches!(m, Ok(StringOr::Obj(ModelConfigParams { effort: Some(StringOr::Str(_)), .. }))));
+        assert!(matches!(
+            m,
+            Ok(StringOr::Obj(ModelConfigParams {
+                effort: Some(StringOr::Str(_)),
+                ..
+            }))
+        ));
         assert!(parse::<ModelParam>(json!(5)).is_err());
     }
 

@@ -53,7 +53,10 @@ pub struct CloudConfig {
 
 impl Default for CloudConfig {
     fn default() -> Self {
-        CloudConfig { networking: Networking::Unrestricted, packages: Packages::default() }
+        CloudConfig {
+            networking: Networking::Unrestricted,
+            packages: Packages::default(),
+        }
     }
 }
 
@@ -223,7 +226,11 @@ mod tests {
         assert!(bad.is_err());
         let bad: Result<EnvironmentConfigParams, _> =
             serde_json::from_value(json!({"type": "cloud", "network": {}}));
-        assert!(bad.map_err(|e| e.to_string()).unwrap_err().contains("network"));
+        assert!(
+            bad.map_err(|e| e.to_string())
+                .unwrap_err()
+                .contains("network")
+        );
     }
 
     #[test]
@@ -231,9 +238,11 @@ mod tests {
         let value = serde_json::to_value(EnvironmentConfig::Cloud(CloudConfig::default()));
         assert_eq!(
             value.ok(),
-            Some(json!({"type": "cloud", "networking": {"type": "unrestricted"},
+            Some(
+                json!({"type": "cloud", "networking": {"type": "unrestricted"},
                 "packages": {"type": "packages", "apt": [], "cargo": [], "gem": [], "go": [],
-                    "npm": [], "pip": []}}))
+                    "npm": [], "pip": []}})
+            )
         );
     }
 }

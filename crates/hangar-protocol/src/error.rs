@@ -63,7 +63,10 @@ impl ErrorKind {
 
     /// Whether a client may retry the same request unchanged (sent as `x-should-retry`).
     pub const fn should_retry(self) -> bool {
-        matches!(self, ErrorKind::RateLimited | ErrorKind::Internal | ErrorKind::Overloaded)
+        matches!(
+            self,
+            ErrorKind::RateLimited | ErrorKind::Internal | ErrorKind::Overloaded
+        )
     }
 }
 
@@ -78,7 +81,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, message: message.into(), error_code: None }
+        ApiError {
+            kind,
+            message: message.into(),
+            error_code: None,
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -110,7 +117,9 @@ impl ApiError {
             error: ErrorObject {
                 r#type: self.kind.wire_type().to_owned(),
                 message: self.message.clone(),
-                details: self.error_code.map(|code| ErrorDetails { error_code: code.to_owned() }),
+                details: self.error_code.map(|code| ErrorDetails {
+                    error_code: code.to_owned(),
+                }),
             },
             request_id,
         }
@@ -119,7 +128,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.kind.wire_type(), self.kind.status(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.kind.wire_type(),
+            self.kind.status(),
+            self.message
+        )
     }
 }
 

@@ -11,14 +11,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 
 /// `{data, next_page}`: every list endpoint except the sessions list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_page: Option<String>,
 }
 
 /// `{data, next_page, prev_page}`: the sessions list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BidirectionalPage<T> {
     pub data: Vec<T>,
     pub next_page: Option<String>,
@@ -78,7 +78,11 @@ impl Cursor {
             Direction::Forward => "f",
             Direction::Backward => "b",
         };
-        let raw = format!("{CURSOR_VERSION}|{list}|{}|{dir}|{}", self.order.tag(), self.key);
+        let raw = format!(
+            "{CURSOR_VERSION}|{list}|{}|{dir}|{}",
+            self.order.tag(),
+            self.key
+        );
         URL_SAFE_NO_PAD.encode(raw)
     }
 
@@ -88,12 +92,18 @@ impl Cursor {
         if text.len() > MAX_CURSOR_LEN {
             return Err(invalid());
         }
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|_| invalid())?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.trim_end_matches('='))
+            .map_err(|_| invalid())?;
         let raw = String::from_utf8(bytes).map_err(|_| invalid())?;
         let mut parts = raw.splitn(5, '|');
-        let (Some(version), Some(cursor_list), Some(order_tag), Some(dir), Some(key)) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(version), Some(cursor_list), Some(order_tag), Some(dir), Some(key)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(invalid());
         };
         if version != CURSOR_VERSION || cursor_list != list || key.is_empty() {
@@ -112,7 +122,11 @@ impl Cursor {
         if cursor_order != order {
             return Err(ApiError::invalid("page token order does not match request"));
         }
-        Ok(Cursor { order, direction, key: key.to_owned() })
+        Ok(Cursor {
+            order,
+            direction,
+            key: key.to_owned(),
+        })
     }
 }
 
@@ -122,8 +136,11 @@ mod tests {
 
     #[test]
     fn round_trips_and_checks_list_and_order() {
-        let cursor =
-            Cursor { order: Order::Desc, direction: Direction::Backward, key: "agent_X".into() };
+        let cursor = Cursor {
+            order: Order::Desc,
+            direction: Direction::Backward,
+            key: "agent_X".into(),
+        };
         let text = cursor.encode("agents");
         assert_eq!(Cursor::decode(&text, "agents", Order::Desc), Ok(cursor));
         assert_eq!(
@@ -138,9 +155,17 @@ mod tests {
 
     #[test]
     fn garbage_is_an_invalid_cursor() {
-        for text in ["garbage", "", "%%%", &"A".repeat(600), &URL_SAFE_NO_PAD.encode("c1|agents")]
-        {
-            assert!(Cursor::decode(text, "agents", Order::Desc).is_err(), "{text}");
+        for text in [
+            "garbage",
+            "",
+            "%%%",
+            &"A".repeat(600),
+            &URL_SAFE_NO_PAD.encode("c1|agents"),
+        ] {
+            assert!(
+                Cursor::decode(text, "agents", Order::Desc).is_err(),
+                "{text}"
+            );
         }
     }
 }

@@ -119,7 +119,10 @@ impl SessionUsage {
     /// All counters at zero and a list cost of `"0"` USD.
     pub fn zero() -> Self {
         SessionUsage {
-            list_cost: MonetaryAmount { amount: "0".to_owned(), currency: Usd },
+            list_cost: MonetaryAmount {
+                amount: "0".to_owned(),
+                currency: Usd,
+            },
             ..SessionUsage::default()
         }
     }
