@@ -1,1 +1,44 @@
-fn main() {}
+//! The `hangar` binary: `serve` runs the server (the main job); `bench` measures it.
+//!
+//! # Layout
+//! - [`config`]: flags, environment and the optional TOML file, merged.
+//! - [`serve`]: start-up, API key bootstrap, graceful shutdown.
+//! - [`bench`]: load benchmarks against a real server on loopback.
+
+mod bench;
+mod config;
+mod logging;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "hangar",
+    version,
+    about = "Self-hosted runtime for managed agents"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server.
+    Serve(config::ServeArgs),
+    /// Run a benchmark and print its figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Bench(command) => runtime.block_on(bench::run(command)),
+    }
+}
