@@ -29,4 +29,5 @@ if ! cmp -s "$requirements" "$stamp"; then
 fi
 
 cd "$repo"
-exec "$venv/bin/python" -m pytest tests/sdk -q "$@"
+export PYTHONDONTWRITEBYTECODE=1
+exec "$venv/bin/python" -m pytest -p no:cacheprovider tests/sdk -q "$@"

@@ -22,6 +22,22 @@ def make_session(client, agent, environment):
     return make
 
 
+def all_counters_zero(usage):
+    """Every counter inside `usage` is zero or null; money amounts are "0"."""
+    for key, value in usage.items():
+        if isinstance(value, dict):
+            if not all_counters_zero(value):
+                return False
+        elif key == "currency":
+            continue
+        elif key == "amount":
+            if value != "0":
+                return False
+        elif value not in (0, None):
+            return False
+    return True
+
+
 # --- create -----------------------------------------------------------------
 
 
@@ -51,6 +67,7 @@ def test_create_returns_idle_session_embedding_agent_snapshot(client, make_agent
     assert isinstance(body["stats"], dict)
     assert body["usage"]["input_tokens"] == 0
     assert body["usage"]["output_tokens"] == 0
+    assert all_counters_zero(body["usage"]), body["usage"]
     assert body["created_at"] and body["updated_at"]
 
     snapshot = body["agent"]
