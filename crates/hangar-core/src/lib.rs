@@ -8,14 +8,17 @@
 //! - [`tools`]: resolution of models, tools, MCP servers and skills.
 //! - [`listing`]: list requests → validated store queries → pages with cursors.
 //! - [`limits`]: every size limit; [`validate`]: shared validators.
+//! - [`model`]: the `ModelClient` port; [`tool_runtime`]: the `ToolRuntime` port.
 
 pub mod agents;
 pub mod environments;
 pub mod limits;
 pub mod listing;
+pub mod model;
 pub mod resources;
 pub mod sessions;
 pub mod store;
+pub mod tool_runtime;
 pub mod tools;
 pub mod validate;
 
