@@ -121,11 +121,21 @@ impl AllowList {
     }
 }
 
+/// Which destinations may resolve to non-public addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PrivateAccess {
+    Refused,
+    /// Every destination (tests against local servers; operators who opt in).
+    Allowed,
+    /// Only these hosts (an operator's internal mirror, a test's local origin).
+    AllowedFor(HashSet<Host>),
+}
+
 /// A session's egress rules. Cheap to share (`Arc<EgressPolicy>`); immutable once built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EgressPolicy {
     access: Access,
-    allow_private_destinations: bool,
+    private: PrivateAccess,
     ignored_entries: Vec<String>,
 }
 
@@ -135,7 +145,7 @@ impl EgressPolicy {
     pub fn deny_all() -> EgressPolicy {
         EgressPolicy {
             access: Access::Nothing,
-            allow_private_destinations: false,
+            private: PrivateAccess::Refused,
             ignored_entries: Vec::new(),
         }
     }
@@ -174,7 +184,12 @@ impl EgressPolicy {
     /// Checks one resolved address of `host`.
     pub fn check_address(&self, host: &Host, addr: IpAddr) -> Result<(), Denial> {
         let class = classify(addr);
-        if class.is_public() || self.allow_private_destinations {
+        let private_allowed = match &self.private {
+            PrivateAccess::Refused => false,
+            PrivateAccess::Allowed => true,
+            PrivateAccess::AllowedFor(hosts) => hosts.contains(host),
+        };
+        if class.is_public() || private_allowed {
             return Ok(());
         }
         Err(Denial::NonPublicAddress {
@@ -184,8 +199,9 @@ impl EgressPolicy {
         })
     }
 
+    /// Whether every destination may resolve to private addresses.
     pub fn allows_private_destinations(&self) -> bool {
-        self.allow_private_destinations
+        self.private == PrivateAccess::Allowed
     }
 
     /// `none`, `unrestricted` or `limited`, for logs.
@@ -221,6 +237,7 @@ pub struct EgressPolicyBuilder {
     mcp_server_urls: Vec<String>,
     extra_allowed_hosts: Vec<String>,
     allow_private_destinations: bool,
+    private_destination_hosts: Vec<String>,
 }
 
 impl EgressPolicyBuilder {
@@ -231,6 +248,7 @@ impl EgressPolicyBuilder {
             mcp_server_urls: Vec::new(),
             extra_allowed_hosts: Vec::new(),
             allow_private_destinations: false,
+            private_destination_hosts: Vec::new(),
         }
     }
 
@@ -269,18 +287,44 @@ impl EgressPolicyBuilder {
         self
     }
 
+    /// Lets only these hosts (exact names or IP literals) resolve to non-public addresses:
+    /// an operator's internal mirror, or a test's local origin while every other name stays
+    /// under the address checks. The hosts still need to pass the allow-list.
+    pub fn allow_private_destinations_for<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.private_destination_hosts = hosts.into_iter().map(|h| h.as_ref().to_owned()).collect();
+        self
+    }
+
     pub fn build(self) -> EgressPolicy {
         let mut ignored_entries = Vec::new();
         let access = match &self.limited {
             None => Access::AllPublic,
             Some(limited) => Access::Listed(self.allow_list(limited, &mut ignored_entries)),
         };
+        let private = match self.allow_private_destinations {
+            true => PrivateAccess::Allowed,
+            false if self.private_destination_hosts.is_empty() => PrivateAccess::Refused,
+            false => {
+                let hosts = self.private_destination_hosts.iter().filter_map(|entry| {
+                    let parsed = Host::parse(entry).ok();
+                    if parsed.is_none() {
+                        ignored_entries.push(entry.clone());
+                    }
+                    parsed
+                });
+                PrivateAccess::AllowedFor(hosts.collect())
+            }
+        };
         if !ignored_entries.is_empty() {
             tracing::warn!(target: "egress", ?ignored_entries, "ignored invalid allow-list entries");
         }
         EgressPolicy {
             access,
-            allow_private_destinations: self.allow_private_destinations,
+            private,
             ignored_entries,
         }
     }

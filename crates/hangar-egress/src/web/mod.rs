@@ -48,6 +48,9 @@ pub struct WebToolsConfig {
     pub resolver: Resolver,
     /// Let fetches reach loopback/private addresses. Only for tests and operators who opt in.
     pub allow_private_destinations: bool,
+    /// Hosts (exact names) whose private addresses fetches may reach, everything else
+    /// staying under the address checks (an internal docs server; a test origin).
+    pub private_destination_hosts: Vec<String>,
 }
 
 /// `web_fetch` and `web_search`, ready to run calls. Cheap to share behind an `Arc`.
@@ -76,6 +79,7 @@ impl WebTools {
         let policy = Arc::new(
             EgressPolicy::unrestricted()
                 .allow_private_destinations(config.allow_private_destinations)
+                .allow_private_destinations_for(&config.private_destination_hosts)
                 .build(),
         );
         let fetch_client =
