@@ -80,6 +80,7 @@ impl Resources {
         check_identity(&execution_identity)?;
         refuse_multiagent(params.multiagent.as_ref())?;
         let model = tools::resolve_model("model", &params.model, None)?;
+        self.check_routable("model", &model.id)?;
         let (tools, mcp_servers) = resolve_tooling(
             params.tools.as_deref().unwrap_or_default(),
             params.mcp_servers.as_deref().unwrap_or_default(),
@@ -145,6 +146,9 @@ impl Resources {
                 return Err(store_error(StoreError::Stale));
             }
             let (definition, metadata) = apply_update(&current, &params)?;
+            if definition.model != current.definition.model {
+                self.check_routable("model", &definition.model.id)?;
+            }
             if definition == current.definition && metadata == current.metadata {
                 return Ok(current);
             }

@@ -11,11 +11,18 @@
 //! - [`model`]: the `ModelClient` port; [`tool_runtime`]: the `ToolRuntime` port.
 
 pub mod agents;
+pub mod bus;
+pub mod engine;
 pub mod environments;
+pub mod event_log;
+pub mod event_store;
+pub mod harness;
 pub mod limits;
 pub mod listing;
 pub mod model;
 pub mod resources;
+pub mod scheduler;
+mod session_events;
 pub mod sessions;
 pub mod store;
 pub mod tool_runtime;

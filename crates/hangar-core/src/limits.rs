@@ -45,3 +45,18 @@ pub const MAX_VAULT_IDS: usize = 50;
 /// List pages: default and maximum `limit` for agents, agent versions, environments, sessions.
 pub const DEFAULT_PAGE_LIMIT: usize = 20;
 pub const MAX_PAGE_LIMIT: usize = 100;
+
+/// Session events.
+/// Events in one `POST …/events` request, and in `initial_events`.
+pub const MAX_EVENTS_PER_REQUEST: usize = 50;
+/// Content blocks in one event.
+pub const MAX_CONTENT_BLOCKS: usize = 1000;
+/// Characters in one text block of an event.
+pub const MAX_TEXT_BLOCK_CHARS: usize = 1_000_000;
+/// `deny_message` of a tool confirmation.
+pub const MAX_DENY_MESSAGE_CHARS: usize = 10_000;
+/// The events list: default and maximum `limit` (the SDK's own runner asks for 1000).
+pub const DEFAULT_EVENTS_PAGE_LIMIT: usize = 1000;
+pub const MAX_EVENTS_PAGE_LIMIT: usize = 1000;
+/// `event_deltas[]` values per stream request.
+pub const MAX_EVENT_DELTAS: usize = 100;

@@ -20,12 +20,23 @@ pub struct ListRequest {
 impl ListRequest {
     /// Validates the request for the list named `list`.
     pub(crate) fn query(&self, list: &str, default_order: Order) -> Result<ListQuery, ApiError> {
+        self.query_with_limits(list, default_order, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)
+    }
+
+    /// Like [`ListRequest::query`] with a list's own default and maximum `limit`.
+    pub(crate) fn query_with_limits(
+        &self,
+        list: &str,
+        default_order: Order,
+        default_limit: usize,
+        max_limit: usize,
+    ) -> Result<ListQuery, ApiError> {
         let limit = match self.limit {
-            None => DEFAULT_PAGE_LIMIT,
-            Some(n) if (1..=MAX_PAGE_LIMIT as i64).contains(&n) => n as usize,
+            None => default_limit,
+            Some(n) if (1..=max_limit as i64).contains(&n) => n as usize,
             Some(n) => {
                 return Err(ApiError::invalid(format!(
-                    "limit: must be between 1 and {MAX_PAGE_LIMIT} (got {n})"
+                    "limit: must be between 1 and {max_limit} (got {n})"
                 )));
             }
         };

@@ -75,10 +75,17 @@ pub enum Block {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MediaSource {
-    Base64 { media_type: String, data: String },
-    Url { url: String },
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    Url {
+        url: String,
+    },
     /// Plain text document content.
-    Text { data: String },
+    Text {
+        data: String,
+    },
 }
 
 /// A tool the model may call: name, description and JSON Schema of its input.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use hangar_protocol::error::ApiError;
 
+use crate::model::ModelClient;
 use crate::store::{Store, StoreError};
 
 /// How many times an update re-reads and re-applies itself after losing a compare-and-swap
@@ -14,11 +15,32 @@ pub(crate) const CAS_ATTEMPTS: usize = 8;
 #[derive(Clone)]
 pub struct Resources {
     pub(crate) store: Arc<dyn Store>,
+    /// When set, agent models must be routable to a configured provider.
+    models: Option<Arc<dyn ModelClient>>,
 }
 
 impl Resources {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Resources { store }
+        Resources {
+            store,
+            models: None,
+        }
+    }
+
+    /// Checks every agent model against `models` (`ModelClient::check_model`).
+    pub fn with_models(mut self, models: Arc<dyn ModelClient>) -> Self {
+        self.models = Some(models);
+        self
+    }
+
+    /// A 400 naming `field` when no configured provider serves `model`.
+    pub(crate) fn check_routable(&self, field: &str, model: &str) -> Result<(), ApiError> {
+        match &self.models {
+            Some(models) => models
+                .check_model(model)
+                .map_err(|reason| ApiError::invalid(format!("{field}: {reason}"))),
+            None => Ok(()),
+        }
     }
 
     /// The underlying store (for start-up tasks such as API key bootstrap).
@@ -36,7 +58,7 @@ pub(crate) fn store_error(err: StoreError) -> ApiError {
         StoreError::Duplicate { field } => {
             ApiError::conflict(format!("an object with this {field} already exists"))
         }
-        StoreError::Corrupt { .. } | StoreError::Backend(_) => {
+        StoreError::Corrupt { .. } | StoreError::Backend(_) | StoreError::LeaseLost => {
             tracing::error!(error = %err, "store failure");
             ApiError::internal("internal storage error; the request was not completed")
         }

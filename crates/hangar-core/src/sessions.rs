@@ -56,16 +56,6 @@ fn check_create_extras(
         )
         .with_code("model_not_budgetable"));
     }
-    if params
-        .initial_events
-        .as_ref()
-        .is_some_and(|e| !e.is_empty())
-    {
-        return Err(ApiError::invalid(
-            "initial_events: this server does not run agent turns yet (the event log is not \
-             implemented); create the session without initial_events",
-        ));
-    }
     let self_hosted = matches!(env_config, EnvironmentConfig::SelfHosted);
     // No resource kind can be attached yet (no files API, memory stores or git checkout),
     // so the first one named is reported; none is silently dropped.
@@ -173,7 +163,11 @@ impl Resources {
         }
         let definition = match overrides {
             None => agent.definition.clone(),
-            Some(o) => apply_overrides(&agent, o)?,
+            Some(o) => {
+                let definition = apply_overrides(&agent, o)?;
+                self.check_routable("agent.model", &definition.model.id)?;
+                definition
+            }
         };
         Ok(SessionAgent {
             r#type: AgentType,
@@ -184,6 +178,17 @@ impl Resources {
     }
 
     pub async fn create_session(&self, params: SessionCreateParams) -> Result<Session, ApiError> {
+        self.create_session_with_status(params, SessionStatus::Idle)
+            .await
+    }
+
+    /// Creates a session in `status` (`running` when initial events are about to be
+    /// appended; the engine handles those).
+    pub(crate) async fn create_session_with_status(
+        &self,
+        params: SessionCreateParams,
+        status: SessionStatus,
+    ) -> Result<Session, ApiError> {
         validate::id_ref(
             "environment_id",
             &params.environment_id,
@@ -209,7 +214,7 @@ impl Resources {
         let session = Session {
             r#type: SessionType,
             id: IdKind::Session.mint(),
-            status: SessionStatus::Idle,
+            status,
             title: params.title,
             environment_id: env.id,
             deployment_id: None,

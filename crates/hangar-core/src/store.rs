@@ -22,6 +22,10 @@ pub enum StoreError {
     /// A stored record could not be decoded. Reported as 500; the data needs attention.
     #[error("stored record {id} is corrupt: {reason}")]
     Corrupt { id: String, reason: String },
+    /// The caller no longer holds the session's lease; another runner owns the session now.
+    /// The caller stops working on the session.
+    #[error("the session lease is held by another runner")]
+    LeaseLost,
     /// The database failed (I/O, locking, connection). Reported as 500.
     #[error("storage backend failure: {0}")]
     Backend(String),

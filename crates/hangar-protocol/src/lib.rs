@@ -12,12 +12,17 @@
 //! - [`page`]: list pages and opaque, validated cursors.
 //! - [`nullable`]: the omit / `null` / value tri-state of update fields.
 //! - [`agent`], [`environment`], [`session`]: resource objects and their request params.
+//! - [`content`]: content blocks; [`event`]: session events and previews;
+//!   [`event_params`]: events a client sends.
 
 #[macro_use]
 mod literal;
 pub mod agent;
+pub mod content;
 pub mod environment;
 pub mod error;
+pub mod event;
+pub mod event_params;
 pub mod ids;
 pub mod nullable;
 pub mod page;

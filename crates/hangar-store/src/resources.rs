@@ -342,11 +342,24 @@ impl Store for SqliteStore {
     }
 
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
+        // The session, its log and its lease go in one transaction.
+        let mut tx = self.pool.begin().await.map_err(backend)?;
         let done = sqlx::query("DELETE FROM sessions WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        for statement in [
+            "DELETE FROM events WHERE session_id = ?",
+            "DELETE FROM session_leases WHERE session_id = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
         Ok(done.rows_affected() == 1)
     }
 
