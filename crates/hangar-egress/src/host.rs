@@ -122,7 +122,22 @@ pub fn normalise_hostname(raw: &str) -> Result<String, HostError> {
     if trimmed.is_empty() || trimmed.len() > MAX_HOSTNAME_LEN || !valid_chars || !valid_labels {
         return Err(HostError::Invalid(raw.to_owned()));
     }
-    Ok(trimmed.to_ascii_lowercase())
+    let lower = trimmed.to_ascii_lowercase();
+    if looks_numeric(&lower) {
+        return Err(HostError::NumericName(raw.to_owned()));
+    }
+    Ok(lower)
+}
+
+/// Names like `127.1`, `2130706433` or `0x7f.1`: not valid DNS names (no top-level label is
+/// numeric), but the C resolver reads them as IPv4 addresses in legacy notations. Refusing
+/// them keeps "an IP literal only matches an IP literal entry" true for every spelling.
+fn looks_numeric(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let hex = last
+        .strip_prefix("0x")
+        .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()));
+    hex || last.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,6 +145,9 @@ pub enum HostError {
     /// Not a hostname or IP literal we accept (empty, bad characters, userinfo, …).
     #[error("`{0}` is not a valid host")]
     Invalid(String),
+    /// A name that the system resolver would read as an IPv4 address in a legacy notation.
+    #[error("`{0}` is a numeric host name; write IP addresses in dotted-quad or IPv6 form")]
+    NumericName(String),
     /// The port is missing its digits, out of range or zero.
     #[error("`{0}` has an invalid port")]
     InvalidPort(String),
@@ -149,6 +167,24 @@ mod tests {
         assert!(normalise_hostname("").is_err());
         assert!(normalise_hostname(".").is_err());
         assert!(normalise_hostname(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn legacy_numeric_spellings_of_addresses_are_not_names() {
+        for numeric in [
+            "127.1",
+            "2130706433",
+            "0x7f000001",
+            "0x7f.0.0.1",
+            "10.0.0.010",
+        ] {
+            assert!(
+                matches!(Host::parse(numeric), Err(HostError::NumericName(_))),
+                "{numeric}"
+            );
+        }
+        assert!(Host::parse("1password.com").is_ok());
+        assert!(Host::parse("x.0xgames").is_ok());
     }
 
     #[test]

@@ -360,3 +360,91 @@ async fn idle_connections_are_closed() {
     client.send("GET http://origin.test/ HTTP/1.1\r\n").await;
     assert!(client.is_closed().await);
 }
+
+/// Collects formatted log output in memory.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_decision_writes_one_structured_egress_line() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime is single-threaded, so the proxy's tasks log on this thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let origin = start_origin().await;
+    let proxy = start_proxy(policy(&[ORIGIN], &[ORIGIN, OTHER])).await;
+    let mut client = Client::connect(&proxy).await;
+    client
+        .request(&proxy_get(ORIGIN, origin.port, "/hello"))
+        .await;
+    client
+        .request(&proxy_get(OTHER, origin.port, "/hello"))
+        .await;
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|line: &serde_json::Value| line["target"] == "egress")
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let fields: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            let f = &l["fields"];
+            (
+                f["label"].as_str().unwrap().to_owned(),
+                f["host"].as_str().unwrap().to_owned(),
+                f["port"].as_u64().unwrap(),
+                f["decision"].as_str().unwrap().to_owned(),
+                f["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let port = u64::from(origin.port);
+    assert_eq!(
+        fields,
+        [
+            (
+                "sesn_test".into(),
+                ORIGIN.into(),
+                port,
+                "allowed".into(),
+                "allowed".into()
+            ),
+            (
+                "sesn_test".into(),
+                OTHER.into(),
+                port,
+                "denied".into(),
+                "host_not_allowed".into()
+            ),
+        ]
+    );
+    assert!(lines[0]["fields"]["bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn default_limits_are_the_named_constants() {
+    use hangar_egress::proxy::{IDLE_TIMEOUT, MAX_CONNECTIONS_PER_LABEL};
+    use hangar_egress::resolve::CONNECT_TIMEOUT;
+    let limits = ProxyLimits::default();
+    assert_eq!(limits.connect_timeout, CONNECT_TIMEOUT);
+    assert_eq!(limits.idle_timeout, IDLE_TIMEOUT);
+    assert_eq!(limits.max_header_bytes, MAX_HEADER_BYTES);
+    assert_eq!(limits.max_connections_per_label, MAX_CONNECTIONS_PER_LABEL);
+}

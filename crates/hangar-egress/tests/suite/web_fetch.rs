@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use hangar_egress::web::{WebTools, WebToolsConfig};
+use hangar_egress::web::{MAX_FETCH_BYTES, WebTools, WebToolsConfig};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +37,7 @@ async fn site() -> Served {
             get(|| async { ([(CONTENT_TYPE, "application/json")], r#"{"a":1}"#) }),
         )
         .route("/long", get(|| async { "word ".repeat(1000) }))
+        .route("/huge", get(|| async { "x".repeat(MAX_FETCH_BYTES + 100) }))
         .route(
             "/image",
             get(|| async {
@@ -312,4 +313,25 @@ async fn cancellation_ends_a_slow_fetch() {
     let output = tools().run(&call, cancel).await;
     assert!(output.is_error);
     assert_eq!(output_text(&output), "web_fetch was cancelled");
+}
+
+#[tokio::test]
+async fn bodies_beyond_the_size_cap_are_cut_and_say_so() {
+    let site = site().await;
+    let url = format!("http://{ORIGIN}:{}/huge", site.port);
+    let call = tool_call(
+        "web_fetch",
+        json!({ "url": url }),
+        None,
+        None,
+        Some(u32::MAX),
+    );
+    let output = tools().run(&call, CancellationToken::new()).await;
+    let text = output_text(&output);
+    assert!(!output.is_error);
+    let body = text.split("\n\n").nth(1).unwrap();
+    assert_eq!(body.len(), MAX_FETCH_BYTES);
+    assert!(text.ends_with(&format!(
+        "[Body truncated: only the first {MAX_FETCH_BYTES} bytes were downloaded]"
+    )));
 }

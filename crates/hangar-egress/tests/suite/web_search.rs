@@ -8,7 +8,10 @@ use axum::Router;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::routing::get;
-use hangar_egress::web::{SEARCH_NOT_CONFIGURED, WebTools, WebToolsConfig};
+use hangar_egress::web::search::MAX_SNIPPET_CHARS;
+use hangar_egress::web::{
+    MAX_QUERY_CHARS, MAX_SEARCH_RESULTS, SEARCH_NOT_CONFIGURED, WebTools, WebToolsConfig,
+};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -38,7 +41,16 @@ async fn fake_searxng() -> Served {
             "/broken/search",
             get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
         )
-        .route("/html/search", get(|| async { "<html>not json</html>" }));
+        .route("/html/search", get(|| async { "<html>not json</html>" }))
+        .route(
+            "/many/search",
+            get(|| async {
+                let results: Vec<Value> = (0..MAX_SEARCH_RESULTS + 5)
+                    .map(|i| json!({"url": format!("https://r{i}.example.org/"), "title": format!("r{i}"), "content": "s".repeat(MAX_SNIPPET_CHARS + 50)}))
+                    .collect();
+                Json(json!({ "results": results }))
+            }),
+        );
     serve(app).await
 }
 
@@ -136,4 +148,32 @@ async fn backend_failures_and_bad_inputs_are_tool_errors() {
             "{input}: {text}"
         );
     }
+}
+
+#[tokio::test]
+async fn results_snippets_and_queries_are_capped() {
+    let backend = fake_searxng().await;
+    let tools = tools_with(Some(format!(
+        "http://127.0.0.1:{}/many/search",
+        backend.port
+    )));
+    let (is_error, text) = search(&tools, json!({"query": "q"}), None, None).await;
+    assert!(!is_error, "{text}");
+    assert!(text.contains(&format!(
+        "\n{MAX_SEARCH_RESULTS}. r{}",
+        MAX_SEARCH_RESULTS - 1
+    )));
+    assert!(!text.contains(&format!("r{MAX_SEARCH_RESULTS}")), "{text}");
+    let longest_line = text
+        .lines()
+        .map(|l| l.trim().chars().count())
+        .max()
+        .unwrap();
+    assert_eq!(longest_line, MAX_SNIPPET_CHARS);
+    let long_query = "q".repeat(MAX_QUERY_CHARS + 1);
+    let (is_error, text) = search(&tools, json!({ "query": long_query }), None, None).await;
+    assert!(
+        is_error && text.contains("invalid web_search input"),
+        "{text}"
+    );
 }
