@@ -27,6 +27,6 @@ pub mod web;
 pub use address::{AddressClass, classify};
 pub use host::{Destination, Host, HostError};
 pub use policy::{Denial, EgressPolicy, EgressPolicyBuilder};
-pub use proxy::{EgressProxy, EgressStats, ProxyLimits};
+pub use proxy::{EgressProxy, EgressStats, ProxyLimits, SessionEgress};
 pub use registries::{PACKAGE_REGISTRY_HOSTS, PackageRegistries};
 pub use resolve::{EgressError, Resolver};

@@ -266,6 +266,43 @@ impl EgressProxy {
     }
 }
 
+/// One session's handle on the shared proxy: what a sandbox's egress hook calls for every
+/// connection it accepts (`SessionEgress::serve(stream)`).
+#[derive(Debug, Clone)]
+pub struct SessionEgress {
+    proxy: Arc<EgressProxy>,
+    policy: Arc<EgressPolicy>,
+    label: String,
+}
+
+impl SessionEgress {
+    pub fn new(
+        proxy: Arc<EgressProxy>,
+        policy: Arc<EgressPolicy>,
+        label: impl Into<String>,
+    ) -> Self {
+        SessionEgress {
+            proxy,
+            policy,
+            label: label.into(),
+        }
+    }
+
+    pub fn policy(&self) -> &Arc<EgressPolicy> {
+        &self.policy
+    }
+
+    /// Serves one connection with this session's policy and label.
+    pub async fn serve<S>(&self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        self.proxy
+            .serve_connection(stream, self.policy.clone(), &self.label)
+            .await;
+    }
+}
+
 /// A held per-label connection slot; the label's entry is dropped with its last slot.
 struct LabelSlot<'a> {
     proxy: &'a EgressProxy,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use hangar_egress::proxy::ProxyLimits;
-use hangar_egress::{EgressPolicy, EgressProxy, Resolver};
+use hangar_egress::{EgressPolicy, EgressProxy, Resolver, SessionEgress};
 use hangar_protocol::environment::{LimitedNetwork, Networking};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -60,14 +60,13 @@ pub async fn start_proxy_with(policy: Arc<EgressPolicy>, limits: ProxyLimits) ->
     let addr = listener.local_addr().unwrap();
     let proxy = Arc::new(EgressProxy::with_limits(test_resolver(), limits));
     let mut tasks = JoinSet::new();
-    let serving = proxy.clone();
+    // Stands in for the sandbox's egress hook: one `SessionEgress` per session.
+    let session = SessionEgress::new(proxy.clone(), policy, "sesn_test");
     tasks.spawn(async move {
         let mut connections = JoinSet::new();
         while let Ok((stream, _)) = listener.accept().await {
-            let (proxy, policy) = (serving.clone(), policy.clone());
-            connections.spawn(async move {
-                proxy.serve_connection(stream, policy, "sesn_test").await;
-            });
+            let session = session.clone();
+            connections.spawn(async move { session.serve(stream).await });
         }
     });
     ProxyUnderTest {
