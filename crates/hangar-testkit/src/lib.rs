@@ -3,6 +3,10 @@
 //! managed-agents beta header).
 //!
 //! A server can be stopped and started again on the same directory to test persistence.
+//!
+//! [`mock_model`]: a scripted model server speaking the providers' wire formats.
+
+pub mod mock_model;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
