@@ -3,6 +3,7 @@
 
 mod request;
 mod stream;
+mod wire;
 
 use async_trait::async_trait;
 use hangar_core::model::{ModelClient, ModelError, ModelRequest, ModelStream};

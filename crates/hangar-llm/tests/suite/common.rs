@@ -231,6 +231,25 @@ async fn dropped_connection_mid_stream_is_stream_broken_not_a_short_answer() {
 }
 
 #[tokio::test]
+async fn well_framed_stream_that_stops_early_is_stream_broken() {
+    for flavor in ALL {
+        let response =
+            ResponseStep::new(vec![ContentItem::text("Cut short by a proxy.")]).chunk_chars(4);
+        let mock = mock(vec![Step::truncated(4, response)]).await;
+        let (events, error) = run_until_error(&*flavor.client(&mock), hello()).await;
+        assert!(
+            matches!(&error, Some(ModelError::StreamBroken(m)) if m.contains("ended before")),
+            "{flavor:?}: {error:?}"
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, ModelEvent::Finished { .. }))
+        );
+    }
+}
+
+#[tokio::test]
 async fn overloaded_error_event_mid_stream_is_overloaded() {
     for flavor in ALL {
         let response = ResponseStep::new(vec![ContentItem::text("Half an answer")]).chunk_chars(4);

@@ -3,6 +3,7 @@
 mod anthropic;
 mod common;
 mod live_llama;
+mod mock_server;
 mod openai_chat;
 mod openai_responses;
 mod router;

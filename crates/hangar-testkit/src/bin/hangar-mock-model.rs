@@ -45,7 +45,13 @@ fn parse_args() -> anyhow::Result<Args> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("hangar-mock-model: {error:#}");
+            std::process::exit(2);
+        }
+    };
     let script = match &args.script {
         Some(path) => {
             let text = std::fs::read_to_string(path)

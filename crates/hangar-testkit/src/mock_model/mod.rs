@@ -46,7 +46,8 @@
 //!   or a raw `body` (JSON, or a string sent as text); optional `retry_after` (verbatim) and
 //!   `retry_after_ms` headers; optional `delay_ms`.
 //! - `broken_stream`: the first `after_events` SSE events of `response`, then the in-stream
-//!   `error` event if given (the body then ends cleanly), otherwise a dropped connection.
+//!   `error` event if given, then a dropped connection — or a normal end of the body with
+//!   `"clean_close": true` (a truncated but well-framed stream).
 //!
 //! A file may also hold just the array of steps. From the command line:
 //! `hangar-mock-model --listen 127.0.0.1:0 --script script.json` prints the bound address.

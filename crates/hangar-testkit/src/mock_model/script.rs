@@ -37,8 +37,8 @@ pub enum Step {
     Response(ResponseStep),
     /// An HTTP error before any body.
     Error(ErrorStep),
-    /// The first `after_events` events of `response`, then either an in-stream error event
-    /// (when `error` is set; the body then ends cleanly) or a dropped connection.
+    /// The first `after_events` events of `response`, then an in-stream error event when
+    /// `error` is set, then a dropped connection (or a normal end with `clean_close`).
     BrokenStream(BrokenStreamStep),
 }
 
@@ -137,6 +137,10 @@ pub struct BrokenStreamStep {
     pub after_events: usize,
     #[serde(default)]
     pub error: Option<StreamError>,
+    /// End the body normally after the events instead of dropping the connection: a
+    /// well-framed but truncated stream, as a misbehaving proxy might produce.
+    #[serde(default)]
+    pub clean_close: bool,
     #[serde(default)]
     pub response: ResponseStep,
 }
@@ -180,6 +184,17 @@ impl Step {
         Step::BrokenStream(BrokenStreamStep {
             after_events,
             error: None,
+            clean_close: false,
+            response,
+        })
+    }
+
+    /// `response`, cut off after `after_events` events by a normal end of the body.
+    pub fn truncated(after_events: usize, response: ResponseStep) -> Step {
+        Step::BrokenStream(BrokenStreamStep {
+            after_events,
+            error: None,
+            clean_close: true,
             response,
         })
     }
@@ -197,6 +212,7 @@ impl Step {
                 error_type: error_type.to_owned(),
                 message: message.to_owned(),
             }),
+            clean_close: true,
             response,
         })
     }

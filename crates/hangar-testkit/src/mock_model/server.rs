@@ -237,8 +237,9 @@ async fn respond(
     }
 }
 
-/// The first `after_events` frames, then an error event or a dropped connection. A
-/// non-streaming request gets the first half of its JSON body, then the drop.
+/// The first `after_events` frames, then the error event if any, then a dropped connection
+/// or a normal end. A non-streaming request gets the first half of its JSON body, then the
+/// drop.
 async fn respond_broken(
     format: &dyn WireFormat,
     broken: BrokenStreamStep,
@@ -254,12 +255,13 @@ async fn respond_broken(
     }
     let mut frames = format.stream_frames(response, ctx);
     frames.truncate(broken.after_events);
-    let end = match &broken.error {
-        Some(error) => {
-            frames.push(format.stream_error_frame(&error.error_type, &error.message));
-            BodyEnd::Close
-        }
-        None => BodyEnd::Drop,
+    if let Some(error) = &broken.error {
+        frames.push(format.stream_error_frame(&error.error_type, &error.message));
+    }
+    let end = if broken.clean_close {
+        BodyEnd::Close
+    } else {
+        BodyEnd::Drop
     };
     scripted(frames, response.event_delay_ms, end, "text/event-stream")
 }
