@@ -21,6 +21,9 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// Consecutive failures after which a runner gives the session up (the periodic sweep picks
 /// it up again).
 const MAX_FAILURES: u32 = 5;
+/// How long a runner with nothing to do keeps its session (lease and folded log) in case more
+/// input comes: the next turn then starts without reloading the log.
+pub const RUNNER_LINGER: Duration = Duration::from_secs(10);
 
 struct Slot {
     /// Set by `wake` while a runner works: it looks for work once more before it exits.
@@ -68,6 +71,7 @@ impl Scheduler {
             };
             if let Some(slot) = slots.get_mut(session_id) {
                 slot.dirty = true;
+                slot.signals.woken.notify_one();
                 return;
             }
             let signals = Arc::new(RunnerSignals::new(self.inner.shutdown.child_token()));
@@ -178,6 +182,20 @@ fn remove_slot(inner: &Inner, session_id: &str) {
     }
 }
 
+/// Clears a pending wake-up; `true` when there was one.
+fn take_dirty(inner: &Inner, session_id: &str) -> bool {
+    let Ok(mut slots) = inner.slots.lock() else {
+        return false;
+    };
+    match slots.get_mut(session_id) {
+        Some(slot) if slot.dirty => {
+            slot.dirty = false;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Removes the slot unless a wake arrived meanwhile; `true` when the runner should look again.
 fn look_again(inner: &Inner, session_id: &str) -> bool {
     let Ok(mut slots) = inner.slots.lock() else {
@@ -277,6 +295,21 @@ async fn work(inner: &Arc<Inner>, session_id: &str, signals: &Arc<RunnerSignals>
                 }
                 continue;
             }
+        }
+        if take_dirty(inner, session_id) {
+            continue;
+        }
+        let woken = tokio::select! {
+            () = signals.woken.notified() => true,
+            () = tokio::time::sleep(RUNNER_LINGER) => false,
+            () = signals.stop.cancelled() => {
+                remove_slot(inner, session_id);
+                return;
+            }
+        };
+        if woken {
+            take_dirty(inner, session_id);
+            continue;
         }
         if !look_again(inner, session_id) {
             return;

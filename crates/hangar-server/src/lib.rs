@@ -1,12 +1,13 @@
 //! Hangar's HTTP API: the axum router, thin handlers, authentication, the beta gate, error
-//! rendering and the OpenAPI document. Handlers parse input and call [`hangar_core::Resources`];
-//! no rule of the API lives here.
+//! rendering and the OpenAPI document. Handlers parse input and call [`hangar_core::Resources`]
+//! or [`hangar_core::engine::Engine`]; no rule of the API lives here.
 //!
 //! # Layout
 //! - [`app`]: builds the router from an [`AppState`] (tests build it without a socket).
 //! - [`error`]: error envelopes and request ids; [`extract`]: JSON body and query readers.
 //! - [`auth`]: API keys; [`beta`]: the `anthropic-beta` gate.
-//! - [`routes`]: handlers per resource; [`openapi`]: the OpenAPI document.
+//! - [`routes`]: handlers per resource, the event log and its SSE stream;
+//!   [`openapi`]: the OpenAPI document.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use hangar_core::Resources;
+use hangar_core::engine::Engine;
 use hangar_core::limits::MAX_BODY_BYTES;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -24,13 +26,24 @@ pub mod extract;
 pub mod openapi;
 pub mod routes;
 
-use routes::{agents, environments, sessions};
+use routes::{agents, environments, events, sessions, stream};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub resources: Resources,
+    pub engine: Engine,
     pub keys: Arc<auth::ApiKeys>,
+}
+
+impl AppState {
+    pub fn new(engine: Engine, keys: auth::ApiKeys) -> Self {
+        AppState {
+            resources: engine.resources().clone(),
+            engine,
+            keys: Arc::new(keys),
+        }
+    }
 }
 
 /// The whole HTTP application.
@@ -65,6 +78,14 @@ pub fn app(state: AppState) -> Router {
                 .delete(sessions::delete),
         )
         .route("/v1/sessions/{session_id}/archive", post(sessions::archive))
+        .route(
+            "/v1/sessions/{session_id}/events",
+            post(events::send).get(events::list),
+        )
+        .route(
+            "/v1/sessions/{session_id}/events/stream",
+            get(stream::stream),
+        )
         .route_layer(middleware::from_fn(beta::require_managed_agents_beta))
         .route_layer(middleware::from_fn_with_state(
             state.keys.clone(),

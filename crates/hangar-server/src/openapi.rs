@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use crate::routes::{agents, environments, sessions};
+use crate::routes::{agents, environments, events, sessions, stream};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,8 +15,9 @@ use crate::routes::{agents, environments, sessions};
         environments::archive, environments::delete,
         sessions::create, sessions::retrieve, sessions::update, sessions::list, sessions::archive,
         sessions::delete,
+        events::send, events::list, stream::stream,
     ),
-    tags((name = "agents"), (name = "environments"), (name = "sessions"))
+    tags((name = "agents"), (name = "environments"), (name = "sessions"), (name = "events"))
 )]
 struct ApiDoc;
 

@@ -79,7 +79,52 @@ async fn write_session(
     }
 }
 
-async fn apply_commit(
+/// Appends the commit's events with one multi-row `INSERT`; returns them with their `seq`.
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    commit: &Commit,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO events (session_id, id, type, processed_at, body, private) ",
+    );
+    qb.push_values(&commit.events, |mut row, event| {
+        row.push_bind(&commit.session_id)
+            .push_bind(&event.id)
+            .push_bind(event.type_name)
+            .push_bind(event.processed_at.map(Timestamp::as_micros))
+            .push_bind(&event.body)
+            .push_bind(&event.private);
+    });
+    qb.push(" RETURNING seq, id");
+    let rows = qb.build().fetch_all(&mut *conn).await.map_err(backend)?;
+    // RETURNING promises no row order, so seqs are matched back by id.
+    let mut seqs = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let seq: i64 = row.try_get(0).map_err(backend)?;
+        let id: String = row.try_get(1).map_err(backend)?;
+        seqs.insert(id, seq);
+    }
+    commit
+        .events
+        .iter()
+        .map(|event| {
+            let seq = *seqs
+                .get(&event.id)
+                .ok_or_else(|| StoreError::Backend(format!("no seq for event {}", event.id)))?;
+            Ok(StoredEvent {
+                seq,
+                id: event.id.clone(),
+                type_name: event.type_name.to_owned(),
+                processed_at: event.processed_at,
+                body: event.body.clone(),
+                private: event.private.clone(),
+                effective_seq: None,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn apply_commit(
     conn: &mut SqliteConnection,
     commit: &Commit,
 ) -> Result<Committed, StoreError> {
@@ -90,29 +135,8 @@ async fn apply_commit(
         write_session(conn, write).await?;
     }
     let mut committed = Committed::default();
-    for event in &commit.events {
-        let row = sqlx::query(
-            "INSERT INTO events (session_id, id, type, processed_at, body, private) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(&commit.session_id)
-        .bind(&event.id)
-        .bind(event.type_name)
-        .bind(event.processed_at.map(Timestamp::as_micros))
-        .bind(&event.body)
-        .bind(&event.private)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(backend)?;
-        committed.appended.push(StoredEvent {
-            seq: row.try_get(0).map_err(backend)?,
-            id: event.id.clone(),
-            type_name: event.type_name.to_owned(),
-            processed_at: event.processed_at,
-            body: event.body.clone(),
-            private: event.private.clone(),
-            effective_seq: None,
-        });
+    if !commit.events.is_empty() {
+        committed.appended = insert_events(conn, commit).await?;
     }
     let at = commit.processed_at.unwrap_or_else(Timestamp::now);
     for id in &commit.processed {
@@ -137,10 +161,7 @@ async fn apply_commit(
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn commit(&self, commit: &Commit) -> Result<Committed, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        let committed = apply_commit(&mut tx, commit).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(committed)
+        self.committer.commit(commit.clone()).await
     }
 
     async fn list_events(
@@ -269,7 +290,7 @@ impl EventStore for SqliteStore {
         .bind(token)
         .bind(until.as_micros())
         .bind(now.as_micros())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -285,7 +306,7 @@ impl EventStore for SqliteStore {
             .bind(session_id)
             .bind(owner)
             .bind(token)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
         Ok(())

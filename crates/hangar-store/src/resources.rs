@@ -62,7 +62,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn insert_agent(&self, agent: &Agent) -> Result<(), StoreError> {
         let body = encode(agent)?;
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         sqlx::query("INSERT INTO agents (id, version, created_at, archived_at, body) VALUES (?, ?, ?, NULL, ?)")
             .bind(&agent.id)
             .bind(agent.version)
@@ -83,7 +83,7 @@ impl Store for SqliteStore {
 
     async fn update_agent(&self, agent: &Agent, expected_version: i64) -> Result<(), StoreError> {
         let body = encode(agent)?;
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let updated =
             sqlx::query("UPDATE agents SET version = ?, body = ? WHERE id = ? AND version = ?")
                 .bind(agent.version)
@@ -130,7 +130,7 @@ impl Store for SqliteStore {
             sqlx::query("UPDATE agents SET archived_at = COALESCE(archived_at, ?) WHERE id = ?")
                 .bind(at.as_micros())
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -182,7 +182,7 @@ impl Store for SqliteStore {
         .bind(env.created_at.as_micros())
         .bind(env.archived_at.map(Timestamp::as_micros))
         .bind(encode(env)?)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| write_error(e, "name"))?;
         Ok(())
@@ -216,7 +216,7 @@ impl Store for SqliteStore {
         .bind(encode(env)?)
         .bind(&env.id)
         .bind(expected_rev)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| write_error(e, "name"))?;
         if done.rows_affected() == 0 {
@@ -242,7 +242,7 @@ impl Store for SqliteStore {
     async fn delete_environment(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM environments WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
         Ok(done.rows_affected() == 1)
@@ -262,7 +262,7 @@ impl Store for SqliteStore {
         .bind(session.created_at.as_micros())
         .bind(session.archived_at.map(Timestamp::as_micros))
         .bind(encode(session)?)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| write_error(e, "id"))?;
         Ok(())
@@ -292,7 +292,7 @@ impl Store for SqliteStore {
         .bind(encode(session)?)
         .bind(&session.id)
         .bind(expected_rev)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
@@ -343,7 +343,7 @@ impl Store for SqliteStore {
 
     async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         // The session, its log and its lease go in one transaction.
-        let mut tx = self.pool.begin().await.map_err(backend)?;
+        let mut tx = self.writer.begin().await.map_err(backend)?;
         let done = sqlx::query("DELETE FROM sessions WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -375,7 +375,7 @@ impl Store for SqliteStore {
             .bind(id)
             .bind(hash)
             .bind(at.as_micros())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(|e| write_error(e, "hash"))?;
         Ok(())

@@ -8,15 +8,21 @@ use hangar_core::store::StoreError;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-/// Connections in the pool. WAL lets readers run beside the one writer.
-const MAX_CONNECTIONS: u32 = 8;
+/// Read connections. WAL lets readers run beside the one writer.
+const MAX_READERS: u32 = 8;
 /// How long a statement waits for the write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The SQLite implementation of the store.
+///
+/// Reads use a pool of connections; every write goes through one writer connection. SQLite
+/// admits one writer at a time anyway, and queueing writers in the process (fair, no polling)
+/// beats letting connections collide on the file lock and sleep in SQLite's busy handler.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    pub(crate) writer: SqlitePool,
+    pub(crate) committer: crate::group_commit::Committer,
 }
 
 impl SqliteStore {
@@ -33,21 +39,32 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
         sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(SqliteStore { pool })
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_READERS)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        let committer = crate::group_commit::Committer::start(writer.clone());
+        Ok(SqliteStore {
+            pool,
+            writer,
+            committer,
+        })
     }
 
     /// Closes every connection (checkpointing the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -39,10 +39,11 @@ impl Runner {
         let mut attempt = 1;
         loop {
             let start_id = IdKind::Event.mint();
+            // Counted in memory; the count is stored with the next write of the session row.
             self.runtime.turn_requests += 1;
             let start =
                 Self::event_with_id(start_id.clone(), &EventBody::ModelRequestStart {}, None)?;
-            self.commit(vec![start], Vec::new(), Some(&|_| {})).await?;
+            self.commit(vec![start], Vec::new(), None).await?;
             let failure = match self.stream_response(cancel).await {
                 Ok(response) => {
                     let plan = self.commit_response(&start_id, &response).await?;

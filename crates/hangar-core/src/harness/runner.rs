@@ -34,6 +34,8 @@ pub struct RunnerSignals {
     turn: std::sync::Mutex<CancellationToken>,
     /// Cancelled when the server shuts down or the lease is lost.
     pub stop: CancellationToken,
+    /// Notified by every wake-up, so a lingering runner resumes at once.
+    pub woken: tokio::sync::Notify,
 }
 
 impl RunnerSignals {
@@ -42,6 +44,7 @@ impl RunnerSignals {
         RunnerSignals {
             turn: std::sync::Mutex::new(stop.child_token()),
             stop,
+            woken: tokio::sync::Notify::new(),
         }
     }
 
@@ -93,6 +96,8 @@ pub struct Runner {
     pub(super) open_span: Option<String>,
     /// The log position folded so far.
     cursor: i64,
+    /// Events this runner appended and folded already, which a catch-up skips.
+    folded_ahead: std::collections::HashSet<i64>,
     pub(super) signals: Arc<RunnerSignals>,
     pub(super) turn_started: Option<Instant>,
 }
@@ -138,6 +143,7 @@ impl Runner {
             decisions: HashMap::new(),
             open_span: None,
             cursor,
+            folded_ahead: std::collections::HashSet::new(),
             signals,
             turn_started: None,
         };
@@ -227,15 +233,21 @@ impl Runner {
             let full = page.len() == LOAD_PAGE;
             for event in &page {
                 self.cursor = event.seq;
-                if event.processed_at.is_some() || !is_client(event) {
-                    self.transcript.apply(event);
+                if !self.folded_ahead.remove(&event.seq) {
+                    self.fold(event);
                 }
-                self.observe(event);
             }
             if !full {
                 return Ok(());
             }
         }
+    }
+
+    fn fold(&mut self, event: &StoredEvent) {
+        if event.processed_at.is_some() || !is_client(event) {
+            self.transcript.apply(event);
+        }
+        self.observe(event);
     }
 
     /// Updates the non-conversation parts of the view for one new event.
@@ -294,7 +306,8 @@ impl Runner {
 
     /// Writes `events` (appended in order), stamps `processed` queued events, and — when
     /// `change` is given — applies it to the session row (with the runtime state), all in one
-    /// transaction fenced by the lease. Then folds the result into the view.
+    /// transaction fenced by the lease. Then folds what it wrote into the view; events others
+    /// appended meanwhile are folded by the next [`Runner::catch_up`].
     pub(super) async fn commit(
         &mut self,
         events: Vec<EncodedEvent>,
@@ -331,12 +344,15 @@ impl Runner {
                             value: write.session,
                         };
                     }
+                    for event in &committed.appended {
+                        self.folded_ahead.insert(event.seq);
+                        self.fold(event);
+                    }
                     for event in &committed.processed {
                         self.inbox.retain(|e| e.id != event.id);
-                        self.transcript.apply(event);
-                        self.observe(event);
+                        self.fold(event);
                     }
-                    return self.catch_up().await;
+                    return Ok(());
                 }
                 // The API changed the session row (title, metadata): re-read and re-apply.
                 Err(StoreError::Stale) => self.reload_session().await?,

@@ -146,6 +146,13 @@ impl Runner {
             if self.runtime.turn_requests >= self.h.config.max_requests_per_turn {
                 return self.tool_round_limit().await;
             }
+            // Messages that arrived since the last request join the conversation now: after
+            // the tool results they waited for, before the next model request.
+            self.catch_up().await?;
+            let steered = self.take_queued(|e| is_message(&e.type_name));
+            if !steered.is_empty() {
+                self.commit(Vec::new(), steered, None).await?;
+            }
             let (response, plan) = match self.model_step(cancel).await? {
                 Step::Response(response, plan) => (response, plan),
                 Step::Interrupted => return self.end_interrupted().await,
@@ -159,18 +166,15 @@ impl Runner {
                 }
             };
             self.stop_if_asked()?;
+            self.catch_up().await?;
             if cancel.is_cancelled() || self.inbox.iter().any(|e| e.type_name == "user.interrupt") {
                 return self.end_interrupted().await;
             }
             if !waiting.is_empty() {
                 return self.pause(waiting).await;
             }
-            let steered = self.take_queued(|e| is_message(&e.type_name));
-            if !steered.is_empty() {
-                self.commit(Vec::new(), steered, None).await?;
-                continue;
-            }
-            if plan.is_empty() {
+            let more_input = self.inbox.iter().any(|e| is_message(&e.type_name));
+            if plan.is_empty() && !more_input {
                 let reason = match response.stop_reason {
                     ModelStop::Refusal => StopReason::Refusal,
                     _ => StopReason::EndTurn,

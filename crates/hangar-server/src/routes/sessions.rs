@@ -18,7 +18,7 @@ pub async fn create(
     State(app): State<AppState>,
     ApiJson(params): ApiJson<SessionCreateParams>,
 ) -> ApiResult<Session> {
-    Ok(Json(app.resources.create_session(params).await?))
+    Ok(Json(app.engine.create_session(params).await?))
 }
 
 #[utoipa::path(get, path = "/v1/sessions/{session_id}", tag = "sessions",
@@ -36,7 +36,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(params): ApiJson<SessionUpdateParams>,
 ) -> ApiResult<Session> {
-    Ok(Json(app.resources.update_session(&id, params).await?))
+    Ok(Json(app.engine.update_session(&id, params).await?))
 }
 
 fn session_filter(query: &QueryParams) -> Result<SessionFilter, ApiError> {
@@ -91,5 +91,5 @@ pub async fn archive(State(app): State<AppState>, Path(id): Path<String>) -> Api
     params(("session_id" = String, Path)),
     responses((status = 200, body = Deleted), (status = "4XX", body = ErrorEnvelope)))]
 pub async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Deleted> {
-    Ok(Json(app.resources.delete_session(&id).await?))
+    Ok(Json(app.engine.delete_session(&id).await?))
 }

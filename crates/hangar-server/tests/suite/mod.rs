@@ -6,11 +6,14 @@ mod auth;
 mod concurrency;
 mod environments;
 mod errors;
+mod event_errors;
 mod openapi;
 mod pagination;
 mod persistence;
 mod sessions;
 mod snapshots;
+mod streaming;
+mod turns;
 
 use anyhow::{Context, Result, ensure};
 use hangar_testkit::TestServer;
