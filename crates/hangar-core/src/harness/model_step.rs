@@ -51,6 +51,9 @@ impl Runner {
                 }
                 Err(failure) => failure,
             };
+            // A server going down is not an interrupt: the open span is closed by the runner
+            // that resumes the turn.
+            self.stop_if_asked()?;
             self.close_span(&start_id).await?;
             let error = match failure {
                 StreamEnd::Cancelled => return Ok(Step::Interrupted),
@@ -65,7 +68,10 @@ impl Runner {
             let delay = self.h.config.retry.delay(attempt, error.retry_after());
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
-                () = cancel.cancelled() => return Ok(Step::Interrupted),
+                () = cancel.cancelled() => {
+                    self.stop_if_asked()?;
+                    return Ok(Step::Interrupted);
+                }
             }
             self.announce_running().await?;
             attempt += 1;

@@ -233,12 +233,15 @@ impl Runner {
             input: call.input.clone(),
             config,
         };
-        match self
+        let outcome = self
             .h
             .tools
             .run(&context, &tool_call, cancel.child_token())
-            .await
-        {
+            .await;
+        // A call cut short by the server going down gets its result from the runner that
+        // resumes the turn ("the runtime restarted"), not a misleading "cancelled".
+        self.stop_if_asked()?;
+        match outcome {
             Ok(output) => {
                 self.commit(vec![result_event(&call.id, &output)?], Vec::new(), None)
                     .await?;

@@ -584,3 +584,73 @@ async fn wait_for_type(rig: &Rig, session: &str, kind: &str) -> Result<()> {
     }
     bail!("no {kind} event appeared")
 }
+
+/// A tool runtime whose calls never finish (until cancelled): a call is in flight when the
+/// server goes down.
+struct HangingTools;
+
+#[async_trait::async_trait]
+impl hangar_core::tool_runtime::ToolRuntime for HangingTools {
+    async fn run(
+        &self,
+        _ctx: &hangar_core::tool_runtime::ToolContext,
+        _call: &hangar_core::tool_runtime::ToolCall,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<hangar_core::tool_runtime::ToolOutput, hangar_core::tool_runtime::ToolRuntimeError>
+    {
+        cancel.cancelled().await;
+        Ok(hangar_core::tool_runtime::ToolOutput::error("cancelled"))
+    }
+
+    async fn session_idle(&self, _session_id: &str) {}
+
+    async fn session_deleted(&self, _session_id: &str) {}
+}
+
+#[tokio::test]
+async fn a_tool_call_in_flight_at_shutdown_gets_a_restart_error_and_the_turn_goes_on() -> Result<()>
+{
+    let model = MockModel::start(Script::new(vec![
+        Step::content(vec![ContentItem::tool_use(
+            "toolu_h",
+            "bash",
+            json!({"command": "sleep 1000"}),
+        )]),
+        text_step("The command did not finish."),
+    ]))
+    .await?;
+    let server = TestServer::builder()
+        .model(router_for(&model)?)
+        .tools(Arc::new(HangingTools))
+        .start()
+        .await?;
+    let rig = Rig { model, server };
+    let session = rig
+        .session(json!([{"type": "agent_toolset_20260401"}]))
+        .await?;
+    rig.say(&session, "run it").await?;
+    wait_for_type(&rig, &session, "agent.tool_use").await?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let Rig { model, server } = rig;
+    let server = server.restart().await?;
+    let rig = Rig { model, server };
+    let events = rig.settle(&session, 1).await?;
+    let call = of_type(&events, "agent.tool_use")[0].clone();
+    let results = of_type(&events, "agent.tool_result");
+    assert_eq!(results.len(), 1, "{events:#?}");
+    assert_eq!(results[0]["tool_use_id"], call["id"]);
+    assert_eq!(results[0]["is_error"], true);
+    assert!(
+        results[0]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("runtime restarted")
+    );
+    assert_eq!(
+        of_type(&events, "session.status_idle")[0]["stop_reason"]["type"],
+        "end_turn"
+    );
+    let requests = rig.model_requests()?;
+    assert_eq!(requests.len(), 2, "the model saw the error and answered");
+    Ok(())
+}
