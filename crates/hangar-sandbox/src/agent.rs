@@ -26,7 +26,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub(crate) fn serve(stream: UnixStream, env: Vec<(String, String)>) -> i32 {
-    std::thread::spawn(reap_forever);
+    if std::thread::Builder::new().spawn(reap_forever).is_err() {
+        return 1;
+    }
     let writer = match stream.try_clone() {
         Ok(writer) => Arc::new(Mutex::new(writer)),
         Err(_) => return 1,
@@ -38,6 +40,9 @@ pub(crate) fn serve(stream: UnixStream, env: Vec<(String, String)>) -> i32 {
         return 1;
     }
     let toolbox = Arc::new(Toolbox::new("/workspace", env));
+    // Most sessions start with `bash`: start the shell while the server sends the first call.
+    let warm = toolbox.clone();
+    let _ = std::thread::Builder::new().spawn(move || warm.warm_up());
     let running: Running = Arc::default();
     let mut reader = stream;
     loop {
@@ -45,17 +50,23 @@ pub(crate) fn serve(stream: UnixStream, env: Vec<(String, String)>) -> i32 {
             Ok(Some(HostMessage::Call { id, tool, input })) => {
                 let cancel = Arc::new(AtomicBool::new(false));
                 lock(&running).insert(id, cancel.clone());
+                let (reply, registered) = (writer.clone(), running.clone());
                 let (toolbox, writer, running) = (toolbox.clone(), writer.clone(), running.clone());
-                std::thread::spawn(move || {
+                let spawned = std::thread::Builder::new().spawn(move || {
                     let result = toolbox.run(&tool, &input, &cancel);
                     lock(&running).remove(&id);
-                    let message = InitMessage::Result {
-                        id,
-                        text: result.text,
-                        is_error: result.is_error,
-                    };
-                    let _ = protocol::write_frame(&mut *lock(&writer), &message);
+                    send_result(&writer, id, result.text, result.is_error);
                 });
+                if let Err(error) = spawned {
+                    // A fork bomb can exhaust the pids limit; answer instead of dying.
+                    let text = format!(
+                        "The sandbox could not start the call ({error}): its process limit is \
+                         probably exhausted. Kill runaway processes, or restart the shell with \
+                         `bash` and `restart: true`."
+                    );
+                    lock(&registered).remove(&id);
+                    send_result(&reply, id, text, true);
+                }
             }
             Ok(Some(HostMessage::Cancel { id })) => {
                 if let Some(cancel) = lock(&running).get(&id) {
@@ -67,6 +78,11 @@ pub(crate) fn serve(stream: UnixStream, env: Vec<(String, String)>) -> i32 {
             Ok(None) | Err(_) => return 0,
         }
     }
+}
+
+fn send_result(writer: &Mutex<UnixStream>, id: u64, text: String, is_error: bool) {
+    let message = InitMessage::Result { id, text, is_error };
+    let _ = protocol::write_frame(&mut *lock(writer), &message);
 }
 
 /// PID 1 inherits every orphan of the sandbox; without this they stay zombies forever.

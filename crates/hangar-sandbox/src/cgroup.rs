@@ -229,6 +229,40 @@ impl CgroupLayout {
     }
 }
 
+/// Moves this process into every group `pid` belongs to (used by `sandbox exec`, so a
+/// joined command runs under the sandbox's limits). Named v1 hierarchies (`name=systemd`)
+/// are skipped; a group that cannot be joined is an error.
+pub fn join_groups_of(pid: i32) -> io::Result<()> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts")?;
+    let theirs = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    for line in theirs.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if controllers.starts_with("name=") {
+            continue;
+        }
+        let first = controllers.split(',').next().unwrap_or_default();
+        let mount = mounts.lines().find_map(|mount| {
+            let fields: Vec<&str> = mount.split_whitespace().collect();
+            let [_, target, fstype, options, ..] = fields[..] else {
+                return None;
+            };
+            let matches = match (fstype, first) {
+                ("cgroup2", "") => true,
+                ("cgroup", controller) if !controller.is_empty() => options.split(',').any(|o| o == controller),
+                _ => false,
+            };
+            matches.then(|| PathBuf::from(target))
+        });
+        if let Some(mount) = mount {
+            write(&mount.join(path.trim_start_matches('/')), "cgroup.procs", std::process::id())?;
+        }
+    }
+    Ok(())
+}
+
 /// In v2 a group with processes cannot enable controllers for children ("no internal
 /// processes"). When that bites, move this server into a `hangar-server` leaf first.
 fn enable_v2_controllers(own: &Path) -> io::Result<()> {
@@ -282,10 +316,19 @@ impl SandboxCgroup {
 
     /// Moves `pid` (and its threads) into every group.
     pub fn attach(&self, pid: u32) -> io::Result<()> {
-        for dir in &self.dirs {
-            write(dir, "cgroup.procs", pid)?;
+        self.attacher(pid)()
+    }
+
+    /// The same move as [`attach`](Self::attach), as a closure to run on a blocking thread
+    /// (in v1 each write waits for an RCU grace period).
+    pub fn attacher(&self, pid: u32) -> impl FnOnce() -> io::Result<()> + Send + 'static {
+        let dirs = self.dirs.clone();
+        move || {
+            for dir in &dirs {
+                write(dir, "cgroup.procs", pid)?;
+            }
+            Ok(())
         }
-        Ok(())
     }
 
     /// Kills every process in the group at once (v2 `cgroup.kill`); `false` when the host

@@ -105,6 +105,10 @@ fn run_pid1(mut stream: UnixStream, spec: &SandboxSpec) -> i32 {
 /// `sandbox exec` into a running sandbox: join its namespaces, apply the same restrictions,
 /// run the command with our stdio, and exit with its code.
 fn run_join(mut stream: UnixStream, spec: &JoinSpec) -> i32 {
+    // Still in the host's cgroup namespace: the sandbox's groups are visible by path.
+    if let Err(error) = crate::cgroup::join_groups_of(spec.init_pid) {
+        return report(&mut stream, "join the sandbox's cgroups", error);
+    }
     if let Err(failed) = join_namespaces(spec.init_pid) {
         return report(&mut stream, &failed.step, failed.error);
     }

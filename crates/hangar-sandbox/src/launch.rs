@@ -13,7 +13,7 @@ use tokio::net::UnixStream;
 use tokio::process::Child;
 use tokio::sync::oneshot;
 
-use crate::cgroup::SandboxCgroup;
+use crate::cgroup::{CgroupLayout, CgroupLimits, SandboxCgroup};
 use crate::client::{read_frame_async, write_frame_async};
 use crate::config::{ID_RANGE, InitProgram};
 use crate::error::SandboxError;
@@ -123,43 +123,176 @@ pub(crate) struct Started {
     pub stream: UnixStream,
     /// Host pid of the sandbox's PID 1 (`None` for modes without one).
     pub init_pid: Option<i32>,
+    /// The sandbox's cgroups, holding its processes (empty without a request).
+    pub cgroup: SandboxCgroup,
 }
 
-/// Spawns the init program with `spec` and drives the handshake until `Ready` (sandbox) or
+/// The cgroups to create for a sandbox. They are created and joined on a blocking thread
+/// while the setup process mounts its root: in v1, `mkdir` and joining each wait on RCU
+/// (about 10 ms here), which would otherwise add up on the critical path.
+pub(crate) struct CgroupRequest {
+    pub layout: CgroupLayout,
+    pub name: String,
+    pub limits: CgroupLimits,
+}
+
+type CgroupJob = tokio::task::JoinHandle<std::io::Result<SandboxCgroup>>;
+
+impl CgroupRequest {
+    fn start(self, pid: u32) -> CgroupJob {
+        tokio::task::spawn_blocking(move || {
+            let mut group = self.layout.create(&self.name, &self.limits)?;
+            if let Err(error) = group.attach(pid) {
+                group.remove();
+                return Err(error);
+            }
+            Ok(group)
+        })
+    }
+}
+
+/// A sandbox's cgroups during the handshake: the pending job, then the finished group.
+#[derive(Default)]
+struct CgroupSlots {
+    job: Option<CgroupJob>,
+    group: Option<SandboxCgroup>,
+}
+
+impl CgroupSlots {
+    /// After a failed start: wait for a pending job and remove whatever group exists.
+    async fn discard(self) {
+        let mut groups: Vec<SandboxCgroup> = self.group.into_iter().collect();
+        if let Some(job) = self.job
+            && let Ok(Ok(group)) = job.await
+        {
+            groups.push(group);
+        }
+        for mut group in groups {
+            group.kill_all();
+            let _ = tokio::task::spawn_blocking(move || group.remove()).await;
+        }
+    }
+}
+
+/// Spawns the init program with its end of a fresh socketpair.
+async fn spawn_with_socket(
+    launcher: &Launcher,
+    program: &InitProgram,
+    stdio: Stdio,
+) -> Result<(Child, UnixStream), SandboxError> {
+    let (ours, theirs) = StdUnixStream::pair().map_err(SandboxError::io("create socketpair"))?;
+    ours.set_nonblocking(true)
+        .map_err(SandboxError::io("socketpair"))?;
+    let stream = UnixStream::from_std(ours).map_err(SandboxError::io("socketpair"))?;
+    let child = launcher
+        .spawn(program, OwnedFd::from(theirs), stdio)
+        .await?;
+    Ok((child, stream))
+}
+
+/// Starts an init program ahead of need: exec'd, in its cgroups, waiting for `Start`.
+pub(crate) async fn prespawn(
+    launcher: &Launcher,
+    program: &InitProgram,
+    cgroup: Option<CgroupRequest>,
+) -> Result<Prespawned, SandboxError> {
+    let (mut child, stream) = spawn_with_socket(launcher, program, Stdio::Null).await?;
+    let group = match (cgroup, child.id()) {
+        (Some(request), Some(pid)) => match request.start(pid).await {
+            Ok(Ok(group)) => group,
+            Ok(Err(error)) => {
+                let _ = child.kill().await;
+                return Err(SandboxError::setup("join cgroups", error));
+            }
+            Err(error) => {
+                let _ = child.kill().await;
+                return Err(SandboxError::setup("join cgroups", error));
+            }
+        },
+        _ => SandboxCgroup::default(),
+    };
+    Ok(Prespawned {
+        parts: Some((child, stream, group)),
+    })
+}
+
+/// An init program started ahead of need. Dropped unused, it is killed and its cgroups are
+/// removed.
+pub(crate) struct Prespawned {
+    parts: Option<(Child, UnixStream, SandboxCgroup)>,
+}
+
+/// How long dropping an unused prespawned process waits for it to be reaped.
+const PRESPAWNED_REAP_TIMEOUT: Duration = Duration::from_secs(1);
+
+impl Drop for Prespawned {
+    fn drop(&mut self) {
+        let Some((mut child, _, mut group)) = self.parts.take() else {
+            return;
+        };
+        let _ = child.start_kill();
+        let deadline = std::time::Instant::now() + PRESPAWNED_REAP_TIMEOUT;
+        while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        group.remove();
+    }
+}
+
+/// How the process of a start is obtained.
+pub(crate) enum Process {
+    /// Spawn one now (with cgroups created meanwhile, when asked for).
+    Spawn(Stdio, Option<CgroupRequest>),
+    /// Use a prespawned one.
+    Ready(Prespawned),
+}
+
+/// Starts the init program with `spec` and drives the handshake until `Ready` (sandbox) or
 /// until the process exits (archive, join). Kills the process on any failure.
 pub(crate) async fn start(
     launcher: &Launcher,
     program: &InitProgram,
     spec: StartSpec,
     id_base: u32,
-    cgroup: Option<&SandboxCgroup>,
+    process: Process,
     timeout: Duration,
-    stdio: Stdio,
 ) -> Result<Started, SandboxError> {
-    let (ours, theirs) = StdUnixStream::pair().map_err(SandboxError::io("create socketpair"))?;
-    ours.set_nonblocking(true)
-        .map_err(SandboxError::io("socketpair"))?;
-    let mut stream = UnixStream::from_std(ours).map_err(SandboxError::io("socketpair"))?;
-    let mut child = launcher
-        .spawn(program, OwnedFd::from(theirs), stdio)
-        .await?;
-    let handshake = handshake(&mut child, &mut stream, spec, id_base, cgroup);
-    match tokio::time::timeout(timeout, handshake).await {
-        Ok(Ok(init_pid)) => Ok(Started {
+    let mut slots = CgroupSlots::default();
+    let (mut child, mut stream, cgroup) = match process {
+        Process::Spawn(stdio, cgroup) => {
+            let (child, stream) = spawn_with_socket(launcher, program, stdio).await?;
+            (child, stream, cgroup)
+        }
+        Process::Ready(mut prespawned) => {
+            let Some((child, stream, group)) = prespawned.parts.take() else {
+                return Err(SandboxError::setup(
+                    "spawn init",
+                    "prespawned process already used",
+                ));
+            };
+            slots.group = Some(group);
+            (child, stream, None)
+        }
+    };
+    let handshake = handshake(&mut child, &mut stream, spec, id_base, cgroup, &mut slots);
+    let outcome = match tokio::time::timeout(timeout, handshake).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(SandboxError::setup(
+            "handshake",
+            format!("no answer within {timeout:?}"),
+        )),
+    };
+    match outcome {
+        Ok(init_pid) => Ok(Started {
             child,
             stream,
             init_pid,
+            cgroup: slots.group.unwrap_or_default(),
         }),
-        Ok(Err(error)) => {
+        Err(error) => {
             let _ = child.kill().await;
+            slots.discard().await;
             Err(error)
-        }
-        Err(_) => {
-            let _ = child.kill().await;
-            Err(SandboxError::setup(
-                "handshake",
-                format!("no answer within {timeout:?}"),
-            ))
         }
     }
 }
@@ -184,7 +317,8 @@ async fn handshake(
     stream: &mut UnixStream,
     spec: StartSpec,
     id_base: u32,
-    cgroup: Option<&SandboxCgroup>,
+    cgroup: Option<CgroupRequest>,
+    slots: &mut CgroupSlots,
 ) -> Result<Option<i32>, SandboxError> {
     let is_sandbox = matches!(spec, StartSpec::Sandbox(_));
     write_frame_async(stream, &HostMessage::Start(Box::new(spec)))
@@ -193,6 +327,10 @@ async fn handshake(
     if !is_sandbox {
         return Ok(None);
     }
+    let pid = child
+        .id()
+        .ok_or_else(|| SandboxError::setup("map ids", "the init program already exited"))?;
+    slots.job = cgroup.map(|request| request.start(pid));
     match expect(stream).await? {
         InitMessage::UsernsReady => {}
         other => {
@@ -201,18 +339,17 @@ async fn handshake(
             )));
         }
     }
-    let pid = child
-        .id()
-        .ok_or_else(|| SandboxError::setup("map ids", "the init program already exited"))?;
     let map = format!("0 {id_base} {ID_RANGE}\n");
     for file in ["uid_map", "gid_map"] {
         std::fs::write(format!("/proc/{pid}/{file}"), &map)
             .map_err(|e| SandboxError::setup(format!("write {file}"), e))?;
     }
-    if let Some(cgroup) = cgroup {
-        cgroup
-            .attach(pid)
+    if let Some(pending) = slots.job.take() {
+        let group = pending
+            .await
+            .map_err(|e| SandboxError::setup("join cgroups", e))?
             .map_err(|e| SandboxError::setup("join cgroups", e))?;
+        slots.group = Some(group);
     }
     write_frame_async(stream, &HostMessage::Mapped)
         .await

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -20,8 +21,8 @@ use crate::client::{AgentClient, CallOutcome};
 use crate::config::SandboxConfig;
 use crate::egress::EgressProvider;
 use crate::error::SandboxError;
-use crate::launch::Launcher;
-use crate::sandbox::{RunningSandbox, StartRequest};
+use crate::launch::{self, Launcher, Prespawned};
+use crate::sandbox::{RunningSandbox, StartRequest, cgroup_request};
 use crate::session::SessionPaths;
 use crate::{layers::LayerResolver, rootfs, sys};
 
@@ -79,6 +80,9 @@ struct Inner {
     layers: Option<Arc<dyn LayerResolver>>,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    /// An init program started ahead of need (see `SandboxConfig::prestart_init`).
+    warm: Mutex<Option<Prespawned>>,
+    refilling: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -123,6 +127,8 @@ impl LocalSandboxRuntime {
             layers,
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            warm: Mutex::new(None),
+            refilling: AtomicBool::new(false),
         });
         let sweep = (inner.config.idle_timeout / 4).clamp(SWEEP_MIN, SWEEP_MAX);
         inner.tasks.spawn(sweep_idle(
@@ -162,32 +168,40 @@ impl LocalSandboxRuntime {
             .clone())
     }
 
-    /// The session's agent, starting its sandbox when none runs (or the last one died).
+    /// The session's agent, starting its sandbox when none runs (or the last one died). The
+    /// hooks (egress, layers) are asked only when there is a `ctx`.
     async fn agent(
         &self,
-        ctx: &ToolContext,
+        session_id: &str,
+        ctx: Option<&ToolContext>,
         slot: &Slot,
     ) -> Result<Arc<AgentClient>, SandboxError> {
         let mut state = slot.sandbox.lock().await;
         if let Some(sandbox) = state.take_if(|s| s.client.is_closed()) {
-            tracing::info!(session = %ctx.session_id, "sandbox had died; restarting it");
+            tracing::info!(session = %session_id, "sandbox had died; restarting it");
             sandbox.stop().await;
         }
         if let Some(sandbox) = state.as_ref() {
             return Ok(sandbox.client.clone());
         }
         let base = self.ensure_base().await?;
-        let layers = match &self.inner.layers {
-            Some(resolver) => resolver.layers(ctx).await?,
-            None => Vec::new(),
+        let layers = match (&self.inner.layers, ctx) {
+            (Some(resolver), Some(ctx)) => resolver.layers(ctx).await?,
+            _ => Vec::new(),
         };
         let inner = &self.inner;
         let request = StartRequest {
-            session_id: &ctx.session_id,
+            session_id,
             layers,
             base,
-            egress: inner.egress.as_ref().and_then(|p| p.handler_for(ctx)),
+            egress: inner
+                .egress
+                .as_ref()
+                .zip(ctx)
+                .and_then(|(p, ctx)| p.handler_for(ctx)),
+            prespawned: lock(&inner.warm).take(),
         };
+        self.refill_warm();
         let started = Instant::now();
         let sandbox = RunningSandbox::start(
             &inner.config,
@@ -197,10 +211,36 @@ impl LocalSandboxRuntime {
             request,
         )
         .await?;
-        tracing::debug!(session = %ctx.session_id, ms = started.elapsed().as_secs_f64() * 1e3, "sandbox started");
+        tracing::debug!(session = %session_id, ms = started.elapsed().as_secs_f64() * 1e3, "sandbox started");
         let client = sandbox.client.clone();
         *state = Some(sandbox);
         Ok(client)
+    }
+
+    /// Starts an init program ahead of need in the background, unless one waits already.
+    fn refill_warm(&self) {
+        let inner = &self.inner;
+        if !inner.config.prestart_init || inner.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(inner);
+        let shutdown = inner.shutdown.clone();
+        inner.tasks.spawn(async move {
+            let Some(inner) = weak.upgrade() else { return };
+            let request = cgroup_request(&inner.config, &inner.cgroups);
+            let spawned = tokio::select! {
+                spawned = launch::prespawn(&inner.launcher, &inner.config.init_program, Some(request)) => spawned,
+                () = shutdown.cancelled() => return,
+            };
+            match spawned {
+                Ok(ready) => {
+                    let previous = lock(&inner.warm).replace(ready);
+                    drop(previous);
+                }
+                Err(error) => tracing::warn!(%error, "cannot start an init program ahead of need"),
+            }
+            inner.refilling.store(false, Ordering::Release);
+        });
     }
 
     /// Runs a tool in the session's sandbox; errors are the sandbox's own failures.
@@ -211,16 +251,41 @@ impl LocalSandboxRuntime {
         input: &serde_json::Value,
         cancel: &CancellationToken,
     ) -> Result<CallOutcome, SandboxError> {
-        let slot = self.slot(&ctx.session_id)?;
+        self.call_with(&ctx.session_id, Some(ctx), tool, input, cancel)
+            .await
+    }
+
+    /// Runs a tool for a session without an environment at hand (operator CLI, benchmarks):
+    /// the egress and layer hooks are not consulted, so the sandbox has no network and only
+    /// the base below the session's files.
+    pub async fn call_in_session(
+        &self,
+        session_id: &str,
+        tool: &str,
+        input: &serde_json::Value,
+        cancel: &CancellationToken,
+    ) -> Result<CallOutcome, SandboxError> {
+        self.call_with(session_id, None, tool, input, cancel).await
+    }
+
+    async fn call_with(
+        &self,
+        session_id: &str,
+        ctx: Option<&ToolContext>,
+        tool: &str,
+        input: &serde_json::Value,
+        cancel: &CancellationToken,
+    ) -> Result<CallOutcome, SandboxError> {
+        let slot = self.slot(session_id)?;
         let _in_flight = InFlight::begin(slot.clone());
         let agent = tokio::select! {
-            agent = self.agent(ctx, &slot) => agent?,
+            agent = self.agent(session_id, ctx, &slot) => agent?,
             () = cancel.cancelled() => return Ok(CallOutcome::Cancelled),
         };
         let outcome = agent.call(tool, input, cancel).await;
         if outcome.is_err() {
             // The agent is gone: drop the sandbox now so the next call starts a fresh one.
-            self.stop(&ctx.session_id).await;
+            self.stop(session_id).await;
         }
         outcome
     }
@@ -237,6 +302,10 @@ impl LocalSandboxRuntime {
 
     /// Stops every running sandbox (files stay). The runtime stays usable.
     pub async fn shutdown(&self) {
+        let warm = lock(&self.inner.warm).take();
+        if let Some(warm) = warm {
+            let _ = tokio::task::spawn_blocking(move || drop(warm)).await;
+        }
         let ids: Vec<String> = lock(&self.inner.sessions).keys().cloned().collect();
         for id in ids {
             self.stop(&id).await;

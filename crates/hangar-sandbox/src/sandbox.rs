@@ -16,7 +16,7 @@ use crate::client::AgentClient;
 use crate::config::SandboxConfig;
 use crate::egress::{self, EgressHandler};
 use crate::error::SandboxError;
-use crate::launch::{self, Launcher};
+use crate::launch::{self, CgroupRequest, Launcher, Prespawned, Process, Stdio};
 use crate::protocol::{Rlimits, SandboxSpec, StartSpec, UpperStorage};
 use crate::session::{SessionLock, SessionPaths};
 use crate::{disk, sys};
@@ -52,6 +52,8 @@ pub(crate) struct StartRequest<'a> {
     pub layers: Vec<PathBuf>,
     pub base: PathBuf,
     pub egress: Option<Arc<dyn EgressHandler>>,
+    /// An init program started ahead of need (else one is spawned now).
+    pub prespawned: Option<Prespawned>,
 }
 
 pub(crate) struct RunningSandbox {
@@ -76,60 +78,35 @@ impl RunningSandbox {
         let paths = SessionPaths::new(&config.data_dir, request.session_id)?;
         paths.create_dirs()?;
         let lock = paths.lock()?;
-        let storage = paths.storage(config.limits.disk_bytes);
-        if let (UpperStorage::Image { image, .. }, Some(bytes)) =
-            (&storage, config.limits.disk_bytes)
-            && !image.exists()
-        {
-            disk::create_image(image, bytes)
-                .await
-                .map_err(|detail| SandboxError::setup("create disk image", detail))?;
-        }
-        let group_name = format!("{}-{}", unique_suffix(), request.session_id);
-        let mut cgroup = cgroups
-            .create(&group_name, &config.limits.cgroup())
-            .map_err(|e| SandboxError::setup("create cgroups", e))?;
-        let mut env = base_env(&config.hostname);
-        if request.egress.is_some() {
-            env.extend(egress::proxy_env());
-        }
-        let mut lower_layers = request.layers;
-        lower_layers.push(request.base);
-        let spec = SandboxSpec {
-            lower_layers,
-            storage,
-            merged: paths.merged(),
-            hostname: config.hostname.clone(),
-            id_base: config.id_base,
-            env,
-            rlimits: rlimits(config),
-            tmpfs_bytes: config.limits.tmpfs_bytes,
+        let storage = prepare_storage(config, &paths, tasks).await?;
+        let process = match request.prespawned {
+            Some(ready) => Process::Ready(ready),
+            None => Process::Spawn(Stdio::Null, Some(cgroup_request(config, cgroups))),
         };
+        let spec = sandbox_spec(
+            config,
+            &paths,
+            storage,
+            request.layers,
+            request.base,
+            request.egress.is_some(),
+        );
         let started = launch::start(
             launcher,
             &config.init_program,
             StartSpec::Sandbox(spec),
             config.id_base,
-            Some(&cgroup),
+            process,
             config.start_timeout,
-            launch::Stdio::Null,
         )
-        .await;
-        let started = match started {
-            Ok(started) => started,
-            Err(error) => {
-                cgroup.kill_all();
-                cgroup.remove();
-                return Err(error);
-            }
-        };
+        .await?;
         let init_pid = started.init_pid.unwrap_or_default();
         let sandbox = RunningSandbox {
             client: Arc::new(AgentClient::new(started.stream)),
             stopped: false,
             child: started.child,
             init_pid,
-            cgroup,
+            cgroup: started.cgroup,
             paths,
             egress_stop: CancellationToken::new(),
             _lock: lock,
@@ -138,11 +115,8 @@ impl RunningSandbox {
         if let Some(handler) = request.egress {
             match egress::bind_in_sandbox(init_pid) {
                 Ok(listener) => {
-                    tasks.spawn(egress::serve(
-                        listener,
-                        handler,
-                        sandbox.egress_stop.clone(),
-                    ));
+                    let stop = sandbox.egress_stop.clone();
+                    tasks.spawn(egress::serve(listener, handler, stop));
                 }
                 Err(error) => {
                     sandbox.stop().await;
@@ -216,6 +190,61 @@ impl Drop for RunningSandbox {
 /// How long dropping a sandbox waits for its processes to be reaped.
 const DROP_REAP_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Where the session's upper lives; a new session with a disk cap gets its image here
+/// (and a spare for the next new session is prepared in the background).
+async fn prepare_storage(
+    config: &SandboxConfig,
+    paths: &SessionPaths,
+    tasks: &TaskTracker,
+) -> Result<UpperStorage, SandboxError> {
+    let storage = paths.storage(config.limits.disk_bytes);
+    if let (UpperStorage::Image { image, .. }, Some(bytes)) = (&storage, config.limits.disk_bytes)
+        && !image.exists()
+    {
+        let spare_dir = spare_dir(config);
+        disk::take_image(&config.templates_dir, &spare_dir, image, bytes)
+            .await
+            .map_err(|detail| SandboxError::setup("create disk image", detail))?;
+        let templates = config.templates_dir.clone();
+        tasks.spawn(async move {
+            if let Err(error) = disk::refill_spares(&templates, &spare_dir, bytes).await {
+                tracing::warn!(%error, "cannot prepare a spare disk image");
+            }
+        });
+    }
+    Ok(storage)
+}
+
+fn sandbox_spec(
+    config: &SandboxConfig,
+    paths: &SessionPaths,
+    storage: UpperStorage,
+    mut lower_layers: Vec<PathBuf>,
+    base: PathBuf,
+    with_egress: bool,
+) -> SandboxSpec {
+    let mut env = base_env(&config.hostname);
+    if with_egress {
+        env.extend(egress::proxy_env());
+    }
+    lower_layers.push(base);
+    SandboxSpec {
+        lower_layers,
+        storage,
+        merged: paths.merged(),
+        hostname: config.hostname.clone(),
+        id_base: config.id_base,
+        env,
+        rlimits: rlimits(config),
+        tmpfs_bytes: config.limits.tmpfs_bytes,
+    }
+}
+
+/// Where spare disk images wait (under the data dir, so taking one is a rename).
+fn spare_dir(config: &SandboxConfig) -> PathBuf {
+    config.data_dir.join("spare-disks")
+}
+
 fn rlimits(config: &SandboxConfig) -> Rlimits {
     Rlimits {
         nofile: config.limits.nofile,
@@ -223,9 +252,13 @@ fn rlimits(config: &SandboxConfig) -> Rlimits {
     }
 }
 
-/// Distinguishes successive sandboxes of one session (a stale cgroup may still exist).
-fn unique_suffix() -> String {
+/// The cgroups of one sandbox, named uniquely within this process.
+pub(crate) fn cgroup_request(config: &SandboxConfig, cgroups: &CgroupLayout) -> CgroupRequest {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    COUNTER.fetch_add(1, Ordering::Relaxed).to_string()
+    CgroupRequest {
+        layout: cgroups.clone(),
+        name: COUNTER.fetch_add(1, Ordering::Relaxed).to_string(),
+        limits: config.limits.cgroup(),
+    }
 }

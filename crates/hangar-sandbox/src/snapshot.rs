@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::client::read_frame_async;
 use crate::config::SandboxConfig;
 use crate::error::SandboxError;
-use crate::launch::{self, Launcher, Stdio};
+use crate::launch::{self, Launcher, Process, Stdio};
 use crate::protocol::{ArchiveSpec, InitMessage, JoinSpec, Rlimits, StartSpec, UpperStorage};
 use crate::session::SessionPaths;
 use crate::{disk, sandbox};
@@ -41,7 +41,7 @@ pub(crate) async fn run(
     if let (UpperStorage::Image { image, .. }, Some(bytes)) = (&storage, config.limits.disk_bytes)
         && !image.exists()
     {
-        disk::create_image(image, bytes)
+        disk::create_image(&config.templates_dir, image, bytes)
             .await
             .map_err(SandboxError::Snapshot)?;
     }
@@ -76,9 +76,8 @@ async fn run_to_exit(
         &config.init_program,
         spec,
         config.id_base,
-        None,
+        Process::Spawn(stdio, None),
         config.start_timeout,
-        stdio,
     )
     .await?;
     if let Ok(Some(InitMessage::SetupFailed { step, error })) =

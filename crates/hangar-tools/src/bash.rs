@@ -80,11 +80,8 @@ impl ShellSlot {
             .timeout_ms
             .unwrap_or(BASH_DEFAULT_TIMEOUT_MS)
             .clamp(1, BASH_MAX_TIMEOUT_MS);
-        if self.shell.is_none() {
-            match Shell::start(&self.cwd, env) {
-                Ok(shell) => self.shell = Some(shell),
-                Err(error) => return ToolResult::error(format!("Could not start bash: {error}")),
-            }
+        if let Err(error) = self.ensure_started(env) {
+            return ToolResult::error(format!("Could not start bash: {error}"));
         }
         let deadline = Instant::now() + Duration::from_millis(timeout_ms);
         let mut output = CappedOutput::new(BASH_OUTPUT_CAP_BYTES);
@@ -93,6 +90,14 @@ impl ShellSlot {
             None => Ending::ShellExited,
         };
         self.report(ending, output, timeout_ms)
+    }
+
+    /// Starts the shell unless it runs.
+    pub fn ensure_started(&mut self, env: &[(String, String)]) -> std::io::Result<()> {
+        if self.shell.is_none() {
+            self.shell = Some(Shell::start(&self.cwd, env)?);
+        }
+        Ok(())
     }
 
     fn report(&mut self, ending: Ending, output: CappedOutput, timeout_ms: u64) -> ToolResult {

@@ -93,6 +93,17 @@ impl Toolbox {
         })
     }
 
+    /// Starts the persistent shell now, so the first `bash` call does not pay for it. A call
+    /// that arrives meanwhile waits for the start to finish.
+    pub fn warm_up(&self) {
+        let mut slot = match self.shell.lock() {
+            Ok(slot) => slot,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // A failure is reported by the first call, which tries again.
+        let _ = slot.ensure_started(&self.shell_env);
+    }
+
     fn bash(&self, input: input::BashInput, cancel: &AtomicBool) -> ToolResult {
         let mut slot = match self.shell.lock() {
             Ok(slot) => slot,

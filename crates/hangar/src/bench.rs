@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 pub enum BenchCommand {
     /// Agent create, session retrieve and session list (page of 100) under concurrent clients.
     Api(ApiBenchArgs),
+    /// Local sandbox: provisioning, per-call overhead, memory per idle sandbox.
+    Sandbox(crate::bench_sandbox::SandboxBenchArgs),
 }
 
 #[derive(Args)]
@@ -38,6 +40,7 @@ pub struct ApiBenchArgs {
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Api(args) => api(args).await,
+        BenchCommand::Sandbox(args) => crate::bench_sandbox::run(args).await,
     }
 }
 

@@ -6,8 +6,10 @@
 //! - [`bench`]: load benchmarks against a real server on loopback.
 
 mod bench;
+mod bench_sandbox;
 mod config;
 mod logging;
+mod sandbox_cmd;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -30,15 +32,27 @@ enum Command {
     /// Run a benchmark and print its figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Operator commands for session sandboxes.
+    #[command(subcommand)]
+    Sandbox(sandbox_cmd::SandboxCommand),
+    /// Internal: the init program of a sandbox (started by the server, never by hand).
+    #[command(hide = true)]
+    SandboxInit,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::SandboxInit = cli.command {
+        // Before any runtime or thread exists: the init program forks.
+        std::process::exit(hangar_sandbox::init::run());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Bench(command) => runtime.block_on(bench::run(command)),
+        Command::Sandbox(command) => runtime.block_on(sandbox_cmd::run(command)),
+        Command::SandboxInit => Ok(()), // handled above, before the runtime existed
     }
 }

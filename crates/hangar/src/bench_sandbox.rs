@@ -1,0 +1,220 @@
+//! `hangar bench sandbox`: the local sandbox backend's costs on this machine — provisioning
+//! to the first tool output (new session, and resuming a stopped one) with a warm base,
+//! per-call overhead of `bash` builtins and `read`, and memory per idle sandbox. A
+//! benchmark, not a test: it asserts nothing and prints a table.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use hangar_sandbox::{CallOutcome, InitProgram, LocalSandboxRuntime, SandboxConfig};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Args)]
+pub struct SandboxBenchArgs {
+    /// Provisioning runs (each on a new session, then again resuming it).
+    #[arg(long, default_value_t = 30)]
+    runs: usize,
+    /// Calls per per-call phase.
+    #[arg(long, default_value_t = 300)]
+    calls: usize,
+    /// Sandboxes kept idle for the memory figure.
+    #[arg(long, default_value_t = 10)]
+    idle: usize,
+    /// Templates directory (default `$HANGAR_TEMPLATE_DIR`, else a temp data dir: the base is
+    /// then built first, which takes about a minute).
+    #[arg(long)]
+    templates_dir: Option<std::path::PathBuf>,
+}
+
+pub async fn run(args: SandboxBenchArgs) -> anyhow::Result<()> {
+    let data = tempfile::Builder::new()
+        .prefix("hangar-bench-sandbox-")
+        .tempdir()?;
+    let mut config = SandboxConfig::new(data.path(), InitProgram::current_exe()?);
+    if let Some(dir) = args.templates_dir {
+        config.templates_dir = std::path::absolute(dir)?;
+    }
+    let runtime = LocalSandboxRuntime::new(config)?;
+    let started = Instant::now();
+    runtime.ensure_base().await?;
+    println!(
+        "hangar bench sandbox: base ready in {:.1} s; {} cpus",
+        started.elapsed().as_secs_f64(),
+        cpus()
+    );
+    println!(
+        "{:<44} {:>6} {:>9} {:>9} {:>9}",
+        "measure", "n", "p50", "p95", "max"
+    );
+
+    // Warm-up: page cache, the blank disk image, the first cgroups.
+    for n in 0..3 {
+        let session = format!("warm-{n}");
+        call(&runtime, &session, "bash", json!({"command": "true"})).await?;
+        runtime.stop(&session).await;
+    }
+    let mut fresh = Vec::new();
+    for n in 0..args.runs {
+        let session = format!("new-{n}");
+        fresh.push(
+            timed(call(
+                &runtime,
+                &session,
+                "bash",
+                json!({"command": "echo ready"}),
+            ))
+            .await?,
+        );
+        runtime.stop(&session).await;
+    }
+    row("provision → first output, new session", &mut fresh, "ms");
+    let mut resumed = Vec::new();
+    for n in 0..args.runs {
+        let session = format!("new-{n}");
+        resumed.push(
+            timed(call(
+                &runtime,
+                &session,
+                "bash",
+                json!({"command": "echo ready"}),
+            ))
+            .await?,
+        );
+        runtime.stop(&session).await;
+    }
+    row(
+        "provision → first output, resume session",
+        &mut resumed,
+        "ms",
+    );
+
+    let session = "calls";
+    call(
+        &runtime,
+        session,
+        "write",
+        json!({"file_path": "f.txt", "content": "one\ntwo\n"}),
+    )
+    .await?;
+    for (name, tool, input) in [
+        ("bash `true` (builtin)", "bash", json!({"command": "true"})),
+        ("bash `echo hi`", "bash", json!({"command": "echo hi"})),
+        (
+            "bash `/bin/true` (fork+exec)",
+            "bash",
+            json!({"command": "/bin/true"}),
+        ),
+        ("read (2-line file)", "read", json!({"file_path": "f.txt"})),
+    ] {
+        let mut samples = Vec::new();
+        for _ in 0..args.calls {
+            samples.push(timed(call(&runtime, session, tool, input.clone())).await?);
+        }
+        row(&format!("per call: {name}"), &mut samples, "ms");
+    }
+    runtime.shutdown().await;
+    idle_memory(&runtime, args.idle).await?;
+    runtime.shutdown().await;
+    Ok(())
+}
+
+async fn call(
+    runtime: &LocalSandboxRuntime,
+    session: &str,
+    tool: &str,
+    input: Value,
+) -> anyhow::Result<()> {
+    match runtime
+        .call_in_session(session, tool, &input, &CancellationToken::new())
+        .await?
+    {
+        CallOutcome::Done {
+            is_error: false, ..
+        } => Ok(()),
+        other => anyhow::bail!("{tool} failed: {other:?}"),
+    }
+}
+
+async fn timed(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    work.await?;
+    Ok(started.elapsed())
+}
+
+fn row(name: &str, samples: &mut [Duration], unit: &str) {
+    samples.sort();
+    let at =
+        |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
+    println!(
+        "{name:<44} {:>6} {:>7.2}{unit} {:>7.2}{unit} {:>7.2}{unit}",
+        samples.len(),
+        at(0.5),
+        at(0.95),
+        at(1.0)
+    );
+}
+
+/// Starts `count` sandboxes (each with its shell started), then sums the resident and
+/// proportional memory of every process in them: the setup process, PID 1 and the shell.
+async fn idle_memory(runtime: &LocalSandboxRuntime, count: usize) -> anyhow::Result<()> {
+    let mut pids = Vec::new();
+    for n in 0..count {
+        let session = format!("idle-{n}");
+        call(runtime, &session, "bash", json!({"command": "true"})).await?;
+        if let Some(pid) = runtime.init_pid(&session).await {
+            pids.push(pid);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut rss, mut pss) = (0u64, 0u64);
+    for init in &pids {
+        let parent = status_field(*init, "PPid:").unwrap_or(0);
+        let children = std::fs::read_to_string(format!("/proc/{init}/task/{init}/children"))
+            .unwrap_or_default();
+        let tree = [parent, *init as u64]
+            .into_iter()
+            .chain(children.split_whitespace().filter_map(|p| p.parse().ok()));
+        for pid in tree {
+            rss += status_field(pid as i32, "VmRSS:").unwrap_or(0);
+            pss += rollup_field(pid as i32, "Pss:").unwrap_or(0);
+        }
+    }
+    let n = pids.len().max(1) as u64;
+    println!(
+        "{:<44} {:>6} {:>7} KiB RSS, {} KiB PSS",
+        "memory per idle sandbox (3 processes)",
+        pids.len(),
+        rss / n,
+        pss / n
+    );
+    Ok(())
+}
+
+fn status_field(pid: i32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+fn rollup_field(pid: i32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    text.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+}
