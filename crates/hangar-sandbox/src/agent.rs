@@ -14,7 +14,8 @@ use hangar_tools::Toolbox;
 use crate::protocol::{self, HostMessage, InitMessage, PROTOCOL_VERSION};
 use crate::sys;
 
-/// How long the reaper sleeps when the sandbox has no children at all.
+/// How long the reaper sleeps when the sandbox has no children at all (with children it
+/// blocks in `waitpid` and reaps each as it exits).
 const REAP_IDLE_INTERVAL: Duration = Duration::from_millis(200);
 
 type Running = Arc<Mutex<HashMap<u64, Arc<AtomicBool>>>>;
@@ -33,16 +34,16 @@ pub(crate) fn serve(stream: UnixStream, env: Vec<(String, String)>) -> i32 {
         Ok(writer) => Arc::new(Mutex::new(writer)),
         Err(_) => return 1,
     };
+    let toolbox = Arc::new(Toolbox::new("/workspace", env));
+    // Most sessions start with `bash`: start the shell while the server sends the first call.
+    let warm = toolbox.clone();
+    let _ = std::thread::Builder::new().spawn(move || warm.warm_up());
     let ready = InitMessage::Ready {
         version: PROTOCOL_VERSION,
     };
     if protocol::write_frame(&mut *lock(&writer), &ready).is_err() {
         return 1;
     }
-    let toolbox = Arc::new(Toolbox::new("/workspace", env));
-    // Most sessions start with `bash`: start the shell while the server sends the first call.
-    let warm = toolbox.clone();
-    let _ = std::thread::Builder::new().spawn(move || warm.warm_up());
     let running: Running = Arc::default();
     let mut reader = stream;
     loop {
@@ -88,7 +89,7 @@ fn send_result(writer: &Mutex<UnixStream>, id: u64, text: String, is_error: bool
 /// PID 1 inherits every orphan of the sandbox; without this they stay zombies forever.
 fn reap_forever() {
     loop {
-        if sys::reap_any().is_none() {
+        if !sys::reap_any_blocking() {
             std::thread::sleep(REAP_IDLE_INTERVAL);
         }
     }

@@ -237,7 +237,8 @@ pub fn join_groups_of(pid: i32) -> io::Result<()> {
     let theirs = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
     for line in theirs.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         if controllers.starts_with("name=") {
@@ -251,13 +252,19 @@ pub fn join_groups_of(pid: i32) -> io::Result<()> {
             };
             let matches = match (fstype, first) {
                 ("cgroup2", "") => true,
-                ("cgroup", controller) if !controller.is_empty() => options.split(',').any(|o| o == controller),
+                ("cgroup", controller) if !controller.is_empty() => {
+                    options.split(',').any(|o| o == controller)
+                }
                 _ => false,
             };
             matches.then(|| PathBuf::from(target))
         });
         if let Some(mount) = mount {
-            write(&mount.join(path.trim_start_matches('/')), "cgroup.procs", std::process::id())?;
+            write(
+                &mount.join(path.trim_start_matches('/')),
+                "cgroup.procs",
+                std::process::id(),
+            )?;
         }
     }
     Ok(())

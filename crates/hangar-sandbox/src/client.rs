@@ -57,6 +57,9 @@ pub(crate) async fn read_frame_async<T: DeserializeOwned>(
         .map_err(std::io::Error::other)
 }
 
+/// Room kept in a frame for the call's envelope (id, tool name, field names).
+const FRAME_OVERHEAD_BYTES: usize = 1024;
+
 /// What a call produced, or that it was cancelled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallOutcome {
@@ -131,6 +134,19 @@ impl AgentClient {
         input: &serde_json::Value,
         cancel: &CancellationToken,
     ) -> Result<CallOutcome, SandboxError> {
+        let size = serde_json::to_vec(input)
+            .map(|body| body.len())
+            .unwrap_or(0);
+        if size + FRAME_OVERHEAD_BYTES > MAX_FRAME_BYTES {
+            return Ok(CallOutcome::Done {
+                text: format!(
+                    "The input of this `{tool}` call is {size} bytes; the sandbox accepts at most \
+                     {} bytes per call. Split the work into smaller calls.",
+                    MAX_FRAME_BYTES - FRAME_OVERHEAD_BYTES
+                ),
+                is_error: true,
+            });
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = oneshot::channel();
         lock(&self.pending).insert(id, sender);

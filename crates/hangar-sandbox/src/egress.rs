@@ -52,15 +52,18 @@ pub fn proxy_env() -> Vec<(String, String)> {
 pub(crate) fn bind_in_sandbox(init_pid: i32) -> Result<tokio::net::TcpListener, SandboxError> {
     let failed = |e: std::io::Error| SandboxError::setup("bind the egress proxy listener", e);
     let namespace = std::fs::File::open(format!("/proc/{init_pid}/ns/net")).map_err(failed)?;
-    let listener = std::thread::spawn(move || -> std::io::Result<std::net::TcpListener> {
-        sys::setns(namespace.as_fd(), libc::CLONE_NEWNET)?;
-        let listener = std::net::TcpListener::bind(PROXY_ADDR)?;
-        listener.set_nonblocking(true)?;
-        Ok(listener)
-    })
-    .join()
-    .map_err(|_| failed(std::io::Error::other("the binding thread panicked")))?
-    .map_err(failed)?;
+    let listener = std::thread::Builder::new()
+        .name("hangar-egress-bind".into())
+        .spawn(move || -> std::io::Result<std::net::TcpListener> {
+            sys::setns(namespace.as_fd(), libc::CLONE_NEWNET)?;
+            let listener = std::net::TcpListener::bind(PROXY_ADDR)?;
+            listener.set_nonblocking(true)?;
+            Ok(listener)
+        })
+        .map_err(failed)?
+        .join()
+        .map_err(|_| failed(std::io::Error::other("the binding thread panicked")))?
+        .map_err(failed)?;
     tokio::net::TcpListener::from_std(listener).map_err(failed)
 }
 

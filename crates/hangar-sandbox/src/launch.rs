@@ -85,6 +85,7 @@ impl Launcher {
 
 fn spawn_init(program: &InitProgram, control: OwnedFd, stdio: Stdio) -> std::io::Result<Child> {
     let control_raw = control.as_raw_fd();
+    let own_group = stdio == Stdio::Null;
     let mut command = tokio::process::Command::new(&program.path);
     command.args(&program.args).env_clear().kill_on_drop(true);
     if stdio == Stdio::Null {
@@ -93,7 +94,7 @@ fn spawn_init(program: &InitProgram, control: OwnedFd, stdio: Stdio) -> std::io:
             .stdout(std::process::Stdio::null());
     }
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
-    // system calls (dup2, fcntl, prctl, getppid) on integers.
+    // system calls (dup2, fcntl, prctl, setpgid) on integers.
     unsafe {
         command.pre_exec(move || {
             if libc::dup2(control_raw, CONTROL_FD) == -1 {
@@ -107,6 +108,11 @@ fn spawn_init(program: &InitProgram, control: OwnedFd, stdio: Stdio) -> std::io:
                 return Err(std::io::Error::last_os_error());
             }
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Its own process group, so a one-shot mode's helpers (tar, zstd) can be killed
+            // together with it. Not with our stdio: a terminal's foreground job stays ours.
+            if own_group && libc::setpgid(0, 0) == -1 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

@@ -11,10 +11,12 @@ use crate::error::SandboxError;
 use crate::launch::{self, Launcher, Process, Stdio};
 use crate::protocol::{ArchiveSpec, InitMessage, JoinSpec, Rlimits, StartSpec, UpperStorage};
 use crate::session::SessionPaths;
-use crate::{disk, sandbox};
+use crate::{disk, sandbox, sys};
 
 /// A snapshot or restore must finish within this (a 65 MB upper took 0.2 s).
 pub const ARCHIVE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// `sandbox exec` into a running sandbox ends after this (an operator command, not a shell).
+pub const EXEC_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 pub(crate) async fn run(
     config: &SandboxConfig,
@@ -50,26 +52,24 @@ pub(crate) async fn run(
         archive: archive.to_path_buf(),
         extract,
     });
-    let run = run_to_exit(launcher, config, spec, Stdio::Null);
-    match tokio::time::timeout(ARCHIVE_TIMEOUT, run).await {
-        Ok(Ok(0)) => Ok(()),
-        Ok(Ok(code)) => Err(SandboxError::Snapshot(format!(
+    match run_to_exit(launcher, config, spec, Stdio::Null, ARCHIVE_TIMEOUT).await {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(SandboxError::Snapshot(format!(
             "the archive step exited with {code}"
         ))),
-        Ok(Err(error)) => Err(SandboxError::Snapshot(error.to_string())),
-        Err(_) => Err(SandboxError::Snapshot(format!(
-            "not finished within {ARCHIVE_TIMEOUT:?}"
-        ))),
+        Err(error) => Err(SandboxError::Snapshot(error.to_string())),
     }
 }
 
 /// Starts the init program in a one-shot mode and returns its exit code, or the setup step
-/// it reported as failed.
+/// it reported as failed. After `limit` its whole process group (tar, zstd, a joined
+/// command) is killed.
 async fn run_to_exit(
     launcher: &Launcher,
     config: &SandboxConfig,
     spec: StartSpec,
     stdio: Stdio,
+    limit: Duration,
 ) -> Result<i32, SandboxError> {
     let mut started = launch::start(
         launcher,
@@ -80,21 +80,37 @@ async fn run_to_exit(
         config.start_timeout,
     )
     .await?;
-    if let Ok(Some(InitMessage::SetupFailed { step, error })) =
-        read_frame_async::<InitMessage>(&mut started.stream).await
-    {
-        let _ = started.child.wait().await;
-        return Err(SandboxError::Setup {
-            step,
-            detail: error,
-        });
+    let group = started.child.id();
+    let finished = tokio::time::timeout(limit, async {
+        if let Ok(Some(InitMessage::SetupFailed { step, error })) =
+            read_frame_async::<InitMessage>(&mut started.stream).await
+        {
+            let _ = started.child.wait().await;
+            return Err(SandboxError::Setup {
+                step,
+                detail: error,
+            });
+        }
+        let status = started
+            .child
+            .wait()
+            .await
+            .map_err(SandboxError::io("wait for the init program"))?;
+        Ok(status.code().unwrap_or(128))
+    })
+    .await;
+    match finished {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            if let Some(group) = group {
+                let _ = sys::kill(-(group as i32), libc::SIGKILL);
+            }
+            let _ = started.child.wait().await;
+            Err(SandboxError::Lost(format!(
+                "not finished within {limit:?}; killed"
+            )))
+        }
     }
-    let status = started
-        .child
-        .wait()
-        .await
-        .map_err(SandboxError::io("wait for the init program"))?;
-    Ok(status.code().unwrap_or(128))
 }
 
 /// Runs `command` inside the *running* sandbox of `session_id` (joining its namespaces,
@@ -121,5 +137,5 @@ pub async fn exec_in_running(
         },
     });
     let launcher = Launcher::new()?;
-    run_to_exit(&launcher, config, spec, Stdio::Inherit).await
+    run_to_exit(&launcher, config, spec, Stdio::Inherit, EXEC_TIMEOUT).await
 }

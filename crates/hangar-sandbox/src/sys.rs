@@ -134,12 +134,19 @@ pub(crate) fn wait_exit_code(pid: libc::pid_t) -> io::Result<i32> {
     })
 }
 
-/// Reaps any exited child without blocking; `None` when there is none (or no children).
-pub(crate) fn reap_any() -> Option<libc::pid_t> {
+/// Waits for any child to exit and reaps it; `false` when there are no children at all.
+pub(crate) fn reap_any_blocking() -> bool {
     let mut status = 0;
-    // SAFETY: `status` is a valid out pointer for the duration of the call.
-    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-    (pid > 0).then_some(pid)
+    loop {
+        // SAFETY: `status` is a valid out pointer for the duration of the call.
+        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if pid > 0 {
+            return true;
+        }
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return false;
+        }
+    }
 }
 
 /// Outcome of a non-blocking reap of one pid.

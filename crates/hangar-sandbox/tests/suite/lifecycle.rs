@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use hangar_core::tool_runtime::{ToolRuntime, ToolRuntimeError};
 use hangar_sandbox::{EgressHandler, EgressProvider, LocalSandboxRuntime};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::{Harness, call, ctx, test_config, text, unique_session};
@@ -179,7 +179,7 @@ async fn cancelling_a_long_sleep_returns_promptly_and_the_shell_works_after() {
     assert!(output.is_error);
     assert!(text(&output).contains("cancelled"), "{}", text(&output));
     let out = h
-        .sh(&s, "pwd; cat /proc/[0-9]*/comm | grep -c ^sleep$")
+        .sh(&s, "pwd; awk '/^Name:/{n=$2} /^State:/{if (n==\"sleep\" && $2!=\"Z\") c++} END{print c+0}' /proc/[0-9]*/status 2>/dev/null")
         .await;
     assert!(
         out.starts_with("/tmp\n0\n"),
@@ -211,12 +211,17 @@ async fn a_missing_base_fails_fast_with_instructions() {
     assert!(message.contains("ci-sandbox-prep.sh"), "{message}");
 }
 
-/// Answers every connection with a fixed HTTP response.
+/// Reads the request head, then answers with a fixed HTTP response.
 struct Hello;
 
 #[async_trait]
 impl EgressHandler for Hello {
     async fn handle(&self, mut stream: tokio::net::TcpStream) {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
         let _ = stream
             .write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhello-egress")
             .await;

@@ -2,6 +2,7 @@
 
 mod escape;
 mod lifecycle;
+mod template;
 mod tools;
 
 use std::path::PathBuf;

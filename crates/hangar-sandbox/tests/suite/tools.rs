@@ -80,3 +80,22 @@ async fn bad_input_is_a_tool_error_naming_the_field() {
     assert!(text(&output).contains("file_path"), "{}", text(&output));
     h.finish().await;
 }
+
+#[tokio::test]
+async fn an_input_larger_than_a_frame_is_a_tool_error_and_the_sandbox_stays() {
+    let h = Harness::new();
+    let s = unique_session("tools-big");
+    let content = "x".repeat(hangar_sandbox::protocol::MAX_FRAME_BYTES);
+    let output = h
+        .call(&s, "write", json!({"file_path": "big", "content": content}))
+        .await
+        .unwrap();
+    assert!(output.is_error);
+    assert!(
+        text(&output).contains("accepts at most"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(h.sh(&s, "echo still").await, "still\n");
+    h.finish().await;
+}
