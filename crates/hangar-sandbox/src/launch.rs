@@ -35,7 +35,8 @@ struct SpawnJob {
     reply: oneshot::Sender<std::io::Result<Child>>,
 }
 
-/// Owner of the spawning thread.
+/// Handle on the spawning thread; the thread ends when the last clone is dropped.
+#[derive(Clone)]
 pub(crate) struct Launcher {
     jobs: mpsc::Sender<SpawnJob>,
 }

@@ -201,7 +201,6 @@ impl LocalSandboxRuntime {
                 .and_then(|(p, ctx)| p.handler_for(ctx)),
             prespawned: lock(&inner.warm).take(),
         };
-        self.refill_warm();
         let started = Instant::now();
         let sandbox = RunningSandbox::start(
             &inner.config,
@@ -214,6 +213,7 @@ impl LocalSandboxRuntime {
         tracing::debug!(session = %session_id, ms = started.elapsed().as_secs_f64() * 1e3, "sandbox started");
         let client = sandbox.client.clone();
         *state = Some(sandbox);
+        self.refill_warm();
         Ok(client)
     }
 
@@ -223,14 +223,17 @@ impl LocalSandboxRuntime {
         if !inner.config.prestart_init || inner.refilling.swap(true, Ordering::AcqRel) {
             return;
         }
+        // The task holds no strong reference to the runtime: dropping the runtime must kill its
+        // sandboxes at once, not after this task.
         let weak = Arc::downgrade(inner);
-        let shutdown = inner.shutdown.clone();
+        let launcher = inner.launcher.clone();
+        let program = inner.config.init_program.clone();
+        let request = cgroup_request(&inner.config, &inner.cgroups);
         inner.tasks.spawn(async move {
-            let Some(inner) = weak.upgrade() else { return };
-            let request = cgroup_request(&inner.config, &inner.cgroups);
-            let spawned = tokio::select! {
-                spawned = launch::prespawn(&inner.launcher, &inner.config.init_program, Some(request)) => spawned,
-                () = shutdown.cancelled() => return,
+            let spawned = launch::prespawn(&launcher, &program, Some(request)).await;
+            let Some(inner) = weak.upgrade() else {
+                // Dropping the unused process kills it and removes its cgroups.
+                return;
             };
             match spawned {
                 Ok(ready) => {

@@ -25,6 +25,10 @@ pub struct SandboxBenchArgs {
     /// then built first, which takes about a minute).
     #[arg(long)]
     templates_dir: Option<std::path::PathBuf>,
+    /// Keep session files directly on the host disk (no ext4 image per session), to see
+    /// what the disk cap costs.
+    #[arg(long)]
+    no_disk_cap: bool,
 }
 
 pub async fn run(args: SandboxBenchArgs) -> anyhow::Result<()> {
@@ -34,6 +38,9 @@ pub async fn run(args: SandboxBenchArgs) -> anyhow::Result<()> {
     let mut config = SandboxConfig::new(data.path(), InitProgram::current_exe()?);
     if let Some(dir) = args.templates_dir {
         config.templates_dir = std::path::absolute(dir)?;
+    }
+    if args.no_disk_cap {
+        config.limits.disk_bytes = None;
     }
     let runtime = LocalSandboxRuntime::new(config)?;
     let started = Instant::now();

@@ -274,3 +274,65 @@ async fn the_egress_hook_serves_the_proxy_port_inside_the_sandbox_only() {
     assert!(std::net::TcpStream::connect("127.0.0.1:3128").is_err());
     runtime.shutdown().await;
 }
+
+/// Serves one fixed layer for every session.
+struct OneLayer(std::path::PathBuf);
+
+#[async_trait]
+impl hangar_sandbox::LayerResolver for OneLayer {
+    async fn layers(
+        &self,
+        _ctx: &hangar_core::tool_runtime::ToolContext,
+    ) -> Result<Vec<std::path::PathBuf>, hangar_sandbox::SandboxError> {
+        Ok(vec![self.0.clone()])
+    }
+}
+
+#[tokio::test]
+async fn environment_layers_sit_between_the_base_and_the_session() {
+    let data = tempfile::tempdir().unwrap();
+    let layer = tempfile::tempdir().unwrap();
+    let config = test_config(data.path());
+    let root = config.id_base;
+    std::fs::create_dir_all(layer.path().join("opt/tool")).unwrap();
+    std::fs::write(layer.path().join("opt/tool/VERSION"), "1.2.3\n").unwrap();
+    std::fs::create_dir_all(layer.path().join("etc")).unwrap();
+    std::fs::write(layer.path().join("etc/issue"), "from the layer\n").unwrap();
+    for path in ["opt", "opt/tool", "opt/tool/VERSION", "etc", "etc/issue"] {
+        std::os::unix::fs::lchown(layer.path().join(path), Some(root), Some(root)).unwrap();
+    }
+    let resolver = Arc::new(OneLayer(layer.path().to_path_buf()));
+    let runtime = LocalSandboxRuntime::with_hooks(config, None, Some(resolver)).unwrap();
+    let s = unique_session("life-layer");
+    let run = |command: &'static str| {
+        let (runtime, s) = (runtime.clone(), s.clone());
+        async move {
+            let output = runtime
+                .run(
+                    &ctx(&s),
+                    &call("bash", json!({"command": command})),
+                    CancellationToken::new(),
+                )
+                .await
+                .unwrap();
+            text(&output)
+        }
+    };
+    assert_eq!(
+        run("cat /opt/tool/VERSION /etc/issue; stat -c %u /opt/tool/VERSION").await,
+        "1.2.3\nfrom the layer\n0\n"
+    );
+    assert_eq!(
+        run("rm /opt/tool/VERSION; echo mine > /etc/issue; cat /etc/issue").await,
+        "mine\n"
+    );
+    assert!(
+        layer.path().join("opt/tool/VERSION").exists(),
+        "the layer is never written"
+    );
+    assert_eq!(
+        std::fs::read_to_string(layer.path().join("etc/issue")).unwrap(),
+        "from the layer\n"
+    );
+    runtime.shutdown().await;
+}
