@@ -128,7 +128,7 @@ impl Engine {
             .map_err(store_error)?;
         let committed = h
             .log
-            .commit(&Commit {
+            .commit(Commit {
                 session_id: session_id.to_owned(),
                 events,
                 ..Commit::default()
@@ -274,7 +274,7 @@ impl Engine {
         };
         self.harness()
             .log
-            .commit(&commit)
+            .commit(commit)
             .await
             .map_err(store_error)?;
         self.scheduler.wake(&session.id);
@@ -311,7 +311,7 @@ impl Engine {
             };
             self.harness()
                 .log
-                .commit(&commit)
+                .commit(commit)
                 .await
                 .map_err(store_error)?;
         }

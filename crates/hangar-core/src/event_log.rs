@@ -37,30 +37,16 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-/// Locks that keep one session's commit-then-publish steps in order (striped by session).
-const ORDER_STRIPES: usize = 64;
-
 /// Commits events and publishes them. Cheap to clone.
 #[derive(Clone)]
 pub struct EventLog {
     store: Arc<dyn EventStore>,
     bus: Arc<dyn EventBus>,
-    order: Arc<[tokio::sync::Mutex<()>]>,
 }
 
 impl EventLog {
     pub fn new(store: Arc<dyn EventStore>, bus: Arc<dyn EventBus>) -> Self {
-        let order = (0..ORDER_STRIPES)
-            .map(|_| tokio::sync::Mutex::new(()))
-            .collect();
-        EventLog { store, bus, order }
-    }
-
-    fn stripe(&self, session_id: &str) -> &tokio::sync::Mutex<()> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        session_id.hash(&mut hasher);
-        &self.order[hasher.finish() as usize % self.order.len()]
+        EventLog { store, bus }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -72,19 +58,20 @@ impl EventLog {
     }
 
     /// Commits, then publishes what was written: appended events, then client events that
-    /// became processed (sent again with their `processed_at`). A session's commits publish
-    /// in the order they committed, so streams see its events in `seq` order.
-    pub async fn commit(&self, commit: &Commit) -> Result<Committed, StoreError> {
-        let _in_order = self.stripe(&commit.session_id).lock().await;
-        let committed = self.store.commit(commit).await?;
-        for event in &committed.appended {
-            self.bus
-                .publish(&commit.session_id, bus_event(event, false));
-        }
-        for event in &committed.processed {
-            self.bus.publish(&commit.session_id, bus_event(event, true));
-        }
-        Ok(committed)
+    /// became processed (sent again with their `processed_at`). The store publishes in commit
+    /// order, so streams see a session's events in `seq` order.
+    pub async fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
+        let bus = self.bus.clone();
+        let session_id = commit.session_id.clone();
+        let publish = move |committed: &Committed| {
+            for event in &committed.appended {
+                bus.publish(&session_id, bus_event(event, false));
+            }
+            for event in &committed.processed {
+                bus.publish(&session_id, bus_event(event, true));
+            }
+        };
+        self.store.commit(commit, Some(Box::new(publish))).await
     }
 
     /// Publishes a stream-only preview.

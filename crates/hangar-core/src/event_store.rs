@@ -100,11 +100,22 @@ pub struct SessionRecord {
     pub runtime: String,
 }
 
+/// Told what a commit wrote once it is durable. A store calls the observers of its commits
+/// in commit order (so a session's events reach the bus in `seq` order) and before the commit
+/// returns. It must be quick and must not block.
+pub type CommitObserver = Box<dyn FnOnce(&Committed) + Send>;
+
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
-    /// Applies `commit` atomically. [`StoreError::Stale`] when the session row's revision
-    /// moved; [`StoreError::LeaseLost`] when the lease check fails. Nothing is written then.
-    async fn commit(&self, commit: &Commit) -> Result<Committed, StoreError>;
+    /// Applies `commit` atomically, then calls `observer` (see [`CommitObserver`]).
+    /// [`StoreError::Stale`] when the session row's revision moved;
+    /// [`StoreError::LeaseLost`] when the lease check fails. Nothing is written then, and the
+    /// observer is not called.
+    async fn commit(
+        &self,
+        commit: Commit,
+        observer: Option<CommitObserver>,
+    ) -> Result<Committed, StoreError>;
 
     /// A page of a session's events in `seq` order. The cursor key is a `seq`; `created_at`
     /// bounds apply to `processed_at`; `types` (when non-empty) filters on the type.

@@ -13,10 +13,12 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::serve::{ListenerExt, TapIo};
 use axum::{Json, Router, middleware};
 use hangar_core::Resources;
 use hangar_core::engine::Engine;
 use hangar_core::limits::MAX_BODY_BYTES;
+use tokio::net::{TcpListener, TcpStream};
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub mod auth;
@@ -27,6 +29,22 @@ pub mod openapi;
 pub mod routes;
 
 use routes::{agents, environments, events, sessions, stream};
+
+/// Binds `addr` for [`app`]. Every accepted connection gets `TCP_NODELAY`: SSE frames and
+/// small responses leave at once instead of waiting (Nagle's algorithm against the peer's
+/// delayed ACK can hold a write for up to 40 ms).
+pub async fn bind(
+    addr: std::net::SocketAddr,
+) -> std::io::Result<TapIo<TcpListener, fn(&mut TcpStream)>> {
+    let listener = TcpListener::bind(addr).await?;
+    Ok(listener.tap_io(set_nodelay as fn(&mut TcpStream)))
+}
+
+fn set_nodelay(stream: &mut TcpStream) {
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%err, "cannot set TCP_NODELAY");
+    }
+}
 
 /// What every handler can reach.
 #[derive(Clone)]

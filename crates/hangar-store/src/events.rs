@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use hangar_core::event_store::{
-    Commit, Committed, EventStore, SessionRecord, SessionWrite, StoredEvent,
+    Commit, CommitObserver, Committed, EventStore, SessionRecord, SessionWrite, StoredEvent,
 };
 use hangar_core::store::{ListQuery, Rows, StoreError, Versioned};
 use hangar_protocol::session::Session;
@@ -79,16 +79,27 @@ async fn write_session(
     }
 }
 
-/// Appends the commit's events with one multi-row `INSERT`; returns them with their `seq`.
-async fn insert_events(
+/// Events in one `INSERT` at most (6 bound values each, well under SQLite's limit).
+pub(crate) const MAX_EVENTS_PER_INSERT: usize = 2000;
+
+/// Appends the events of `commits`, in order, with one multi-row `INSERT`; returns each
+/// commit's events with their `seq`.
+pub(crate) async fn insert_events(
     conn: &mut SqliteConnection,
-    commit: &Commit,
-) -> Result<Vec<StoredEvent>, StoreError> {
+    commits: &[&Commit],
+) -> Result<Vec<Vec<StoredEvent>>, StoreError> {
+    let rows: Vec<(&str, &hangar_core::event_store::EncodedEvent)> = commits
+        .iter()
+        .flat_map(|c| c.events.iter().map(|e| (c.session_id.as_str(), e)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(commits.iter().map(|_| Vec::new()).collect());
+    }
     let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO events (session_id, id, type, processed_at, body, private) ",
     );
-    qb.push_values(&commit.events, |mut row, event| {
-        row.push_bind(&commit.session_id)
+    qb.push_values(&rows, |mut row, (session_id, event)| {
+        row.push_bind(*session_id)
             .push_bind(&event.id)
             .push_bind(event.type_name)
             .push_bind(event.processed_at.map(Timestamp::as_micros))
@@ -96,30 +107,35 @@ async fn insert_events(
             .push_bind(&event.private);
     });
     qb.push(" RETURNING seq, id");
-    let rows = qb.build().fetch_all(&mut *conn).await.map_err(backend)?;
+    let returned = qb.build().fetch_all(&mut *conn).await.map_err(backend)?;
     // RETURNING promises no row order, so seqs are matched back by id.
-    let mut seqs = std::collections::HashMap::with_capacity(rows.len());
-    for row in &rows {
+    let mut seqs = std::collections::HashMap::with_capacity(returned.len());
+    for row in &returned {
         let seq: i64 = row.try_get(0).map_err(backend)?;
         let id: String = row.try_get(1).map_err(backend)?;
         seqs.insert(id, seq);
     }
-    commit
-        .events
+    commits
         .iter()
-        .map(|event| {
-            let seq = *seqs
-                .get(&event.id)
-                .ok_or_else(|| StoreError::Backend(format!("no seq for event {}", event.id)))?;
-            Ok(StoredEvent {
-                seq,
-                id: event.id.clone(),
-                type_name: event.type_name.to_owned(),
-                processed_at: event.processed_at,
-                body: event.body.clone(),
-                private: event.private.clone(),
-                effective_seq: None,
-            })
+        .map(|commit| {
+            commit
+                .events
+                .iter()
+                .map(|event| {
+                    let seq = *seqs.get(&event.id).ok_or_else(|| {
+                        StoreError::Backend(format!("no seq for event {}", event.id))
+                    })?;
+                    Ok(StoredEvent {
+                        seq,
+                        id: event.id.clone(),
+                        type_name: event.type_name.to_owned(),
+                        processed_at: event.processed_at,
+                        body: event.body.clone(),
+                        private: event.private.clone(),
+                        effective_seq: None,
+                    })
+                })
+                .collect()
         })
         .collect()
 }
@@ -136,7 +152,10 @@ pub(crate) async fn apply_commit(
     }
     let mut committed = Committed::default();
     if !commit.events.is_empty() {
-        committed.appended = insert_events(conn, commit).await?;
+        committed.appended = insert_events(conn, &[commit])
+            .await?
+            .pop()
+            .unwrap_or_default();
     }
     let at = commit.processed_at.unwrap_or_else(Timestamp::now);
     for id in &commit.processed {
@@ -160,8 +179,12 @@ pub(crate) async fn apply_commit(
 
 #[async_trait]
 impl EventStore for SqliteStore {
-    async fn commit(&self, commit: &Commit) -> Result<Committed, StoreError> {
-        self.committer.commit(commit.clone()).await
+    async fn commit(
+        &self,
+        commit: Commit,
+        observer: Option<CommitObserver>,
+    ) -> Result<Committed, StoreError> {
+        self.committer.commit(commit, observer).await
     }
 
     async fn list_events(

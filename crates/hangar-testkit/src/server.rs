@@ -119,8 +119,8 @@ impl TestServerBuilder {
         });
         engine.scheduler().start_sweeper();
         let state = AppState::new(engine.clone(), ApiKeys::new([hash_key(TEST_API_KEY)]));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
+        let listener = hangar_server::bind(([127, 0, 0, 1], 0).into()).await?;
+        let addr = axum::serve::Listener::local_addr(&listener)?;
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app(state))

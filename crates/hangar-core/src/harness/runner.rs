@@ -100,6 +100,17 @@ pub struct Runner {
     folded_ahead: std::collections::HashSet<i64>,
     pub(super) signals: Arc<RunnerSignals>,
     pub(super) turn_started: Option<Instant>,
+    /// Writes held back to travel with the next commit.
+    pub(super) staged: Staged,
+}
+
+/// Writes that go with the next commit: a new turn's opening events and the messages it
+/// takes travel with its first model request, one transaction instead of two.
+#[derive(Debug, Default)]
+pub(super) struct Staged {
+    pub events: Vec<EncodedEvent>,
+    pub processed: Vec<StoredEvent>,
+    pub status: Option<SessionStatus>,
 }
 
 impl Runner {
@@ -146,6 +157,7 @@ impl Runner {
             folded_ahead: std::collections::HashSet::new(),
             signals,
             turn_started: None,
+            staged: Staged::default(),
         };
         for event in &events {
             runner.observe(event);
@@ -314,19 +326,32 @@ impl Runner {
         processed: Vec<StoredEvent>,
         change: Option<&(dyn Fn(&mut Session) + Sync)>,
     ) -> Result<(), RunnerError> {
+        let Staged {
+            events: mut all_events,
+            processed: mut all_processed,
+            status,
+        } = std::mem::take(&mut self.staged);
+        all_events.extend(events);
+        all_processed.extend(processed);
+        let (events, processed) = (all_events, all_processed);
+        let writes_session = change.is_some() || status.is_some();
         loop {
-            let session = match change {
-                Some(change) => {
-                    let mut next = self.session.value.clone();
-                    change(&mut next);
-                    next.updated_at = Timestamp::now();
-                    Some(SessionWrite {
-                        session: next,
-                        runtime: self.runtime.encode()?,
-                        expected_rev: self.session.rev,
-                    })
+            let session = if writes_session {
+                let mut next = self.session.value.clone();
+                if let Some(status) = status {
+                    next.status = status;
                 }
-                None => None,
+                if let Some(change) = change {
+                    change(&mut next);
+                }
+                next.updated_at = Timestamp::now();
+                Some(SessionWrite {
+                    session: next,
+                    runtime: self.runtime.encode()?,
+                    expected_rev: self.session.rev,
+                })
+            } else {
+                None
             };
             let commit = Commit {
                 session_id: self.session_id.clone(),
@@ -336,7 +361,7 @@ impl Runner {
                 session: session.clone(),
                 lease_owner: Some(self.h.config.owner.clone()),
             };
-            match self.h.log.commit(&commit).await {
+            match self.h.log.commit(commit).await {
                 Ok(committed) => {
                     if let Some(write) = session {
                         self.session = Versioned {

@@ -54,8 +54,16 @@ impl Runner {
         }
         self.runtime.turn_open = true;
         self.runtime.pending.clear();
-        self.commit(events, taken, Some(&|s| s.status = SessionStatus::Running))
-            .await?;
+        if start {
+            // The opening goes out with the first model request (see `Staged`).
+            self.staged.events.extend(events);
+            self.staged.processed.extend(taken);
+            self.staged.status = Some(SessionStatus::Running);
+        } else {
+            // A resumed turn may run tools first: say it is running before they start.
+            self.commit(events, taken, Some(&|s| s.status = SessionStatus::Running))
+                .await?;
+        }
         if !start {
             let waiting = self.settle_answers(&cancel).await?;
             if !waiting.is_empty() {

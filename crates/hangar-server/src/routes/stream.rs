@@ -28,6 +28,8 @@ use crate::extract::QueryParams;
 
 /// Longest silence on an open stream; a comment line is sent after it.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Frames sent together at most when several are waiting.
+const COALESCE_FRAMES: usize = 64;
 /// Stored events read per query while replaying or catching up.
 const CATCH_UP_PAGE: usize = 500;
 
@@ -119,8 +121,8 @@ type Chunk = Result<Bytes, std::io::Error>;
 
 async fn next_chunk(mut state: StreamState) -> Option<(Chunk, StreamState)> {
     loop {
-        if let Some(frame) = state.queued.pop_front() {
-            return Some((Ok(frame), state));
+        if !state.queued.is_empty() {
+            return Some((Ok(state.take_queued()), state));
         }
         if state.done {
             return None;
@@ -140,7 +142,16 @@ async fn next_chunk(mut state: StreamState) -> Option<(Chunk, StreamState)> {
         let received = tokio::time::timeout(KEEP_ALIVE, state.receiver.recv()).await;
         match received {
             Err(_) => return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), state)),
-            Ok(Ok(message)) => state.accept(&message),
+            Ok(Ok(message)) => {
+                state.accept(&message);
+                // Whatever else is already waiting leaves in the same write.
+                while let Ok(more) = state.receiver.try_recv() {
+                    state.accept(&more);
+                    if state.queued.len() >= COALESCE_FRAMES {
+                        break;
+                    }
+                }
+            }
             Ok(Err(RecvError::Lagged(missed))) => {
                 tracing::debug!(session = %state.session_id, missed, "stream lagged; catching up");
                 state.replaying = true;
@@ -151,6 +162,19 @@ async fn next_chunk(mut state: StreamState) -> Option<(Chunk, StreamState)> {
 }
 
 impl StreamState {
+    /// The queued frames as one chunk (one frame needs no copy).
+    fn take_queued(&mut self) -> Bytes {
+        if self.queued.len() == 1 {
+            return self.queued.pop_front().unwrap_or_default();
+        }
+        let size = self.queued.iter().map(Bytes::len).sum();
+        let mut chunk = Vec::with_capacity(size);
+        for frame in self.queued.drain(..) {
+            chunk.extend_from_slice(&frame);
+        }
+        Bytes::from(chunk)
+    }
+
     fn accept(&mut self, message: &BusMessage) {
         match message.as_ref() {
             BusItem::Event {
