@@ -28,6 +28,10 @@ use crate::limits::{
     BASH_DEFAULT_TIMEOUT_MS, BASH_MAX_TIMEOUT_MS, BASH_OUTPUT_CAP_BYTES, BASH_POLL_INTERVAL_MS,
 };
 
+/// `oom_score_adj` of the shell and its children, so a memory hog is killed rather than
+/// the sandbox's init agent.
+pub const WORKLOAD_OOM_SCORE_ADJ: i32 = 500;
+
 /// Where the shell lives between calls: absent until first used, or after it was killed.
 pub struct ShellSlot {
     shell: Option<Shell>,
@@ -188,6 +192,13 @@ impl Shell {
             // Own process group, so a timeout kills the command's whole tree at once.
             .process_group(0)
             .spawn()?;
+        // Make the shell and everything it starts the OOM killer's first choice, ahead of
+        // the sandbox's init agent (lowering the agent's score would need CAP_SYS_RESOURCE;
+        // raising our own needs nothing). Best effort.
+        let _ = std::fs::write(
+            format!("/proc/{}/oom_score_adj", child.id()),
+            WORKLOAD_OOM_SCORE_ADJ.to_string(),
+        );
         let stdin = child
             .stdin
             .take()

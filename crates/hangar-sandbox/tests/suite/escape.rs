@@ -251,6 +251,8 @@ async fn a_memory_bomb_is_killed_inside_the_sandbox_only() {
         json!({"file_path": "keep.txt", "content": "still here"}),
     )
     .await;
+    h.ok(&s, "bash", json!({"command": "true"})).await;
+    let init_before = h.runtime.init_pid(&s).await;
     // `tail` keeps the whole (newline-free) line in memory: far beyond the 256 MiB limit.
     let out = h
         .sh(
@@ -260,6 +262,18 @@ async fn a_memory_bomb_is_killed_inside_the_sandbox_only() {
         .await;
     assert!(out.contains("status=137"), "killed by SIGKILL (OOM): {out}");
     assert_eq!(h.sh(&s, "echo fine").await, "fine\n");
+    assert_eq!(
+        h.runtime.init_pid(&s).await,
+        init_before,
+        "the sandbox's init survived the OOM"
+    );
+    let scores = h
+        .sh(&s, "cat /proc/1/oom_score_adj /proc/self/oom_score_adj")
+        .await;
+    assert_eq!(
+        scores, "0\n500\n",
+        "the workload, not the init agent, is the OOM victim"
+    );
     assert_eq!(
         h.ok(&other, "read", json!({"file_path": "keep.txt"})).await,
         "     1\tstill here\n"
