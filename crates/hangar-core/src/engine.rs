@@ -71,7 +71,9 @@ impl Engine {
             tools: parts.tools,
             config: parts.config,
         });
-        let resources = Resources::new(parts.store).with_models(parts.model);
+        let resources = Resources::new(parts.store)
+            .with_models(parts.model)
+            .with_prices(harness.config.prices.clone());
         Engine::new(resources, Scheduler::new(harness))
     }
 
@@ -112,8 +114,15 @@ impl Engine {
             session,
             runtime: &runtime,
             environment: &config,
+            budget_reached: crate::budget::reached(session, &self.resources.prices),
         };
-        let accepted = check_request(params.events, &view)?;
+        let accepted: Vec<_> = check_request(params.events, &view)?
+            .into_iter()
+            .filter(|a| a.keep)
+            .collect();
+        if accepted.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = Timestamp::now();
         let interrupt = accepted
             .iter()

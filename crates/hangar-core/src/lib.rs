@@ -11,6 +11,7 @@
 //! - [`model`]: the `ModelClient` port; [`tool_runtime`]: the `ToolRuntime` port.
 
 pub mod agents;
+pub mod budget;
 pub mod bus;
 pub mod engine;
 pub mod environments;
@@ -20,6 +21,7 @@ pub mod harness;
 pub mod limits;
 pub mod listing;
 pub mod model;
+pub mod pricing;
 pub mod resources;
 pub mod scheduler;
 mod session_events;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use hangar_protocol::error::ApiError;
 
 use crate::model::ModelClient;
+use crate::pricing::PriceTable;
 use crate::store::{Store, StoreError};
 
 /// How many times an update re-reads and re-applies itself after losing a compare-and-swap
@@ -17,6 +18,8 @@ pub struct Resources {
     pub(crate) store: Arc<dyn Store>,
     /// When set, agent models must be routable to a configured provider.
     models: Option<Arc<dyn ModelClient>>,
+    /// Model list prices (session budgets need one).
+    pub(crate) prices: Arc<PriceTable>,
 }
 
 impl Resources {
@@ -24,12 +27,19 @@ impl Resources {
         Resources {
             store,
             models: None,
+            prices: Arc::new(PriceTable::default()),
         }
     }
 
     /// Checks every agent model against `models` (`ModelClient::check_model`).
     pub fn with_models(mut self, models: Arc<dyn ModelClient>) -> Self {
         self.models = Some(models);
+        self
+    }
+
+    /// Model list prices, for `usage.list_cost` and budgets.
+    pub fn with_prices(mut self, prices: Arc<PriceTable>) -> Self {
+        self.prices = prices;
         self
     }
 

@@ -13,10 +13,12 @@ use crate::harness::runner::primary_thread_id;
 use crate::harness::state::{PendingKind, RuntimeState};
 use crate::limits::*;
 
-/// A validated event: its body and whether it is processed on receipt.
+/// A validated event: its body, whether it is processed on receipt, and whether it is kept
+/// at all (an interrupt to a session whose budget is spent is accepted and dropped).
 pub(crate) struct Accepted {
     pub body: EventBody,
     pub processed_on_receipt: bool,
+    pub keep: bool,
 }
 
 /// What the checks need to know about the session.
@@ -24,6 +26,8 @@ pub(crate) struct SessionView<'a> {
     pub session: &'a Session,
     pub runtime: &'a RuntimeState,
     pub environment: &'a EnvironmentConfig,
+    /// The session has a budget and has spent it.
+    pub budget_reached: bool,
 }
 
 pub(crate) fn check_request(
@@ -69,8 +73,23 @@ fn check_event(
     let queued = |body| Accepted {
         body,
         processed_on_receipt: false,
+        keep: true,
     };
     Ok(match event {
+        EventParams::UserMessage(_) if view.budget_reached => {
+            return Err(ApiError::invalid(format!(
+                "{field}: the session has spent its budget; raise `budget.max_list_cost` or \
+                 remove the budget (POST /v1/sessions/{}) to continue",
+                view.session.id
+            )));
+        }
+        EventParams::UserInterrupt(_) if view.budget_reached => Accepted {
+            body: EventBody::UserInterrupt {
+                session_thread_id: None,
+            },
+            processed_on_receipt: true,
+            keep: false,
+        },
         EventParams::UserMessage(p) => {
             check_content(
                 field,
@@ -145,6 +164,7 @@ fn check_event(
                     session_thread_id: None,
                 },
                 processed_on_receipt: true,
+                keep: true,
             }
         }
         EventParams::UserToolResult(p) => {
@@ -177,6 +197,7 @@ fn check_event(
                     session_thread_id: None,
                 },
                 processed_on_receipt: true,
+                keep: true,
             }
         }
         EventParams::UserDefineOutcome(_) => {

@@ -8,9 +8,9 @@ use hangar_protocol::ids::IdKind;
 use hangar_protocol::nullable::Patch;
 use hangar_protocol::page::{BidirectionalPage, Order};
 use hangar_protocol::session::{
-    AgentOverridesParams, AgentReferenceParams, Session, SessionAgent, SessionAgentParam,
-    SessionCreateParams, SessionStats, SessionStatus, SessionType, SessionUpdateParams,
-    SessionUsage,
+    AgentOverridesParams, AgentReferenceParams, BudgetLimit, Session, SessionAgent,
+    SessionAgentParam, SessionCreateParams, SessionStats, SessionStatus, SessionType,
+    SessionUpdateParams, SessionUsage,
 };
 use hangar_protocol::string_or::StringOr;
 use hangar_protocol::time::Timestamp;
@@ -21,7 +21,7 @@ use crate::limits::*;
 use crate::listing::{ListRequest, bidirectional_page};
 use crate::resources::{CAS_ATTEMPTS, Resources, store_error};
 use crate::store::{SessionFilter, StoreError, Versioned};
-use crate::{tools, validate};
+use crate::{budget, tools, validate};
 
 const LIST: &str = "sessions";
 
@@ -50,12 +50,6 @@ fn check_create_extras(
     params: &SessionCreateParams,
     env_config: &EnvironmentConfig,
 ) -> Result<(), ApiError> {
-    if params.budget.as_ref().is_some_and(|b| !b.is_null()) {
-        return Err(ApiError::invalid(
-            "budget: no model on this server has a list price, so a budget cannot be enforced",
-        )
-        .with_code("model_not_budgetable"));
-    }
     let self_hosted = matches!(env_config, EnvironmentConfig::SelfHosted);
     // No resource kind can be attached yet (no files API, memory stores or git checkout),
     // so the first one named is reported; none is silently dropped.
@@ -139,6 +133,50 @@ fn apply_overrides(agent: &Agent, o: &AgentOverridesParams) -> Result<AgentDefin
 }
 
 impl Resources {
+    /// A budget for a new session: its model must have a list price.
+    fn initial_budget(
+        &self,
+        value: Option<&serde_json::Value>,
+        model: &str,
+    ) -> Result<Option<BudgetLimit>, ApiError> {
+        let Some(value) = value.filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let limit = budget::parse(value)?;
+        if self.prices.price(model).is_none() {
+            return Err(ApiError::invalid(format!(
+                "budget: model `{model}` has no list price on this server, so its cost cannot be \
+                 measured (configure one under [prices] in the server config)"
+            ))
+            .with_code("model_not_budgetable"));
+        }
+        Ok(Some(limit))
+    }
+
+    /// A changed budget: only sessions created with one may change it, and only above what
+    /// they have spent.
+    fn raised_budget(
+        &self,
+        current: &Session,
+        value: &serde_json::Value,
+    ) -> Result<BudgetLimit, ApiError> {
+        if current.budget.is_none() {
+            return Err(ApiError::invalid(
+                "budget: a budget can only be set when the session is created",
+            )
+            .with_code("budget_create_only"));
+        }
+        let limit = budget::parse(value)?;
+        let spent = budget::spent_cents(current, &self.prices);
+        if budget::cap_cents(&limit) <= spent {
+            return Err(ApiError::invalid(format!(
+                "budget.max_list_cost.amount: must be above the {spent} cents already spent"
+            ))
+            .with_code("budget_not_raised"));
+        }
+        Ok(limit)
+    }
+
     async fn resolve_session_agent(
         &self,
         param: &SessionAgentParam,
@@ -200,6 +238,7 @@ impl Resources {
         }
         let agent = self.resolve_session_agent(&params.agent).await?;
         check_create_extras(&params, &env.config)?;
+        let budget = self.initial_budget(params.budget.as_ref(), &agent.definition.model.id)?;
         if let Some(title) = &params.title {
             validate::text("title", title, 0, MAX_TITLE_CHARS)?;
         }
@@ -222,7 +261,7 @@ impl Resources {
             resources: Vec::new(),
             vault_ids,
             metadata,
-            budget: None,
+            budget,
             outcome_evaluations: Vec::new(),
             stats: SessionStats::default(),
             usage: SessionUsage::zero(),
@@ -291,13 +330,10 @@ impl Resources {
                 }
             }
             match &params.budget {
-                Patch::Set(value) if !value.is_null() => {
-                    return Err(ApiError::invalid(
-                        "budget: a budget can only be set when the session is created",
-                    )
-                    .with_code("budget_create_only"));
-                }
-                _ => next.budget = None,
+                Patch::Keep => {}
+                Patch::Set(value) if value.is_null() => next.budget = None,
+                Patch::Clear => next.budget = None,
+                Patch::Set(value) => next.budget = Some(self.raised_budget(current, value)?),
             }
             Ok(next)
         })

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::content::ContentBlock;
-use crate::session::SessionUsage;
+use crate::session::{BudgetLimit, SessionUsage};
 
 /// The `type` and fields of one event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,7 +90,11 @@ pub enum EventBody {
     #[serde(rename = "session.error")]
     SessionError { error: SessionErrorObject },
     #[serde(rename = "session.usage")]
-    SessionUsage { usage: SessionUsage },
+    SessionUsage {
+        usage: SessionUsage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        budget: Option<BudgetLimit>,
+    },
     #[serde(rename = "session.updated")]
     SessionUpdated(serde_json::Map<String, serde_json::Value>),
     #[serde(rename = "session.deleted")]

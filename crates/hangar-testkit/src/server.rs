@@ -12,6 +12,7 @@ use hangar_core::bus::InProcessBus;
 use hangar_core::engine::{Engine, EngineParts};
 use hangar_core::harness::{HarnessConfig, RetryPolicy};
 use hangar_core::model::{ModelClient, ModelError, ModelRequest, ModelStream};
+use hangar_core::pricing::PriceTable;
 use hangar_core::tool_runtime::{NoSandbox, ToolRuntime};
 use hangar_server::auth::{ApiKeys, hash_key};
 use hangar_server::{AppState, app};
@@ -59,6 +60,7 @@ pub struct TestServerBuilder {
     tools: Arc<dyn ToolRuntime>,
     retry: RetryPolicy,
     lease_ttl: Duration,
+    prices: PriceTable,
 }
 
 impl Default for TestServerBuilder {
@@ -72,6 +74,7 @@ impl Default for TestServerBuilder {
                 max_delay: Duration::from_millis(100),
             },
             lease_ttl: Duration::from_secs(30),
+            prices: PriceTable::default(),
         }
     }
 }
@@ -84,6 +87,12 @@ impl TestServerBuilder {
 
     pub fn tools(mut self, tools: Arc<dyn ToolRuntime>) -> Self {
         self.tools = tools;
+        self
+    }
+
+    /// Model list prices (for `usage.list_cost` and budgets).
+    pub fn prices(mut self, prices: PriceTable) -> Self {
+        self.prices = prices;
         self
     }
 
@@ -109,6 +118,7 @@ impl TestServerBuilder {
         let mut config = HarnessConfig::new(TEST_NODE);
         config.retry = self.retry;
         config.lease_ttl = self.lease_ttl;
+        config.prices = Arc::new(self.prices.clone());
         let engine = Engine::assemble(EngineParts {
             store: Arc::new(store.clone()),
             events: Arc::new(store.clone()),

@@ -28,6 +28,7 @@ use std::time::Duration;
 use crate::event_log::EventLog;
 use crate::event_store::EventStore;
 use crate::model::ModelClient;
+use crate::pricing::PriceTable;
 use crate::store::{Store, StoreError};
 use crate::tool_runtime::ToolRuntime;
 
@@ -81,6 +82,8 @@ pub struct HarnessConfig {
     pub retry: RetryPolicy,
     pub max_output_tokens: u32,
     pub max_requests_per_turn: u32,
+    /// Model list prices: `usage.list_cost` and budgets.
+    pub prices: Arc<PriceTable>,
 }
 
 impl HarnessConfig {
@@ -91,6 +94,7 @@ impl HarnessConfig {
             retry: RetryPolicy::default(),
             max_output_tokens: DEFAULT_MAX_OUTPUT_TOKENS,
             max_requests_per_turn: MAX_MODEL_REQUESTS_PER_TURN,
+            prices: Arc::new(PriceTable::default()),
         }
     }
 }

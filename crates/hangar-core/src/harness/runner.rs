@@ -234,8 +234,11 @@ impl Runner {
         })
     }
 
-    /// Folds events appended since the cursor (by anyone, this runner included).
+    /// Folds events appended since the cursor (by anyone, this runner included). A
+    /// `session.updated` among them (title, budget, tools changed through the API) makes the
+    /// runner re-read the session row.
     pub(super) async fn catch_up(&mut self) -> Result<(), RunnerError> {
+        let mut updated = false;
         loop {
             let page = self
                 .h
@@ -245,11 +248,16 @@ impl Runner {
             let full = page.len() == LOAD_PAGE;
             for event in &page {
                 self.cursor = event.seq;
+                updated |= event.type_name == "session.updated";
                 if !self.folded_ahead.remove(&event.seq) {
                     self.fold(event);
                 }
             }
             if !full {
+                if updated {
+                    self.reload_session().await?;
+                    self.catalog = ToolCatalog::resolve(&self.session.value.agent.definition);
+                }
                 return Ok(());
             }
         }

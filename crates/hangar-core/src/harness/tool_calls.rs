@@ -171,6 +171,7 @@ impl Runner {
             }
         }
         let usage = response.usage;
+        let prices = self.h.config.prices.clone();
         self.commit(
             events,
             Vec::new(),
@@ -180,6 +181,9 @@ impl Runner {
                 s.usage.cache_read_input_tokens += usage.cache_read_input_tokens;
                 s.usage.cache_creation.ephemeral_5m_input_tokens +=
                     usage.cache_creation_input_tokens;
+                if let Some(cents) = prices.cost_cents(&s.agent.definition.model.id, &s.usage) {
+                    s.usage.list_cost.amount = cents.to_string();
+                }
             }),
         )
         .await?;

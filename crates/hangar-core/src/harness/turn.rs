@@ -154,6 +154,10 @@ impl Runner {
             if self.runtime.turn_requests >= self.h.config.max_requests_per_turn {
                 return self.tool_round_limit().await;
             }
+            // Checked before each request; the request that crosses the cap completes.
+            if crate::budget::reached(&self.session.value, &self.h.config.prices) {
+                return self.end_interrupted_with(StopReason::BudgetReached).await;
+            }
             // Messages that arrived since the last request join the conversation now: after
             // the tool results they waited for, before the next model request.
             self.catch_up().await?;
@@ -223,7 +227,10 @@ impl Runner {
                 stop_reason: reason.clone(),
                 stop_details: None,
             })?,
-            Self::event(&EventBody::SessionUsage { usage })?,
+            Self::event(&EventBody::SessionUsage {
+                usage,
+                budget: self.session.value.budget.clone(),
+            })?,
             Self::event(&EventBody::StatusIdle {
                 stop_reason: reason,
                 stop_details: None,
@@ -246,8 +253,13 @@ impl Runner {
     }
 
     async fn end_interrupted(&mut self) -> Result<(), RunnerError> {
+        self.end_interrupted_with(StopReason::EndTurn).await
+    }
+
+    /// Ends the turn early: calls still without a result get one, then idle with `reason`.
+    async fn end_interrupted_with(&mut self, reason: StopReason) -> Result<(), RunnerError> {
         self.close_unanswered(INTERRUPTED).await?;
-        self.end_turn(StopReason::EndTurn).await
+        self.end_turn(reason).await
     }
 
     /// Pauses the turn until the client answers `waiting`.

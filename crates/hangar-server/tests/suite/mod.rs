@@ -3,6 +3,7 @@
 
 mod agents;
 mod auth;
+mod budgets;
 mod concurrency;
 mod environments;
 mod errors;

@@ -654,3 +654,96 @@ async fn a_tool_call_in_flight_at_shutdown_gets_a_restart_error_and_the_turn_goe
     assert_eq!(requests.len(), 2, "the model saw the error and answered");
     Ok(())
 }
+
+#[tokio::test]
+async fn self_hosted_sandbox_tools_wait_for_the_clients_tool_result() -> Result<()> {
+    let rig = Rig::start(vec![
+        Step::content(vec![ContentItem::tool_use(
+            "toolu_s",
+            "bash",
+            json!({"command": "uname"}),
+        )]),
+        text_step("It is Linux."),
+    ])
+    .await?;
+    let agent = rig
+        .server
+        .create(
+            "/v1/agents",
+            json!({"name": "remote", "model": "claude-sonnet-4-6",
+            "tools": [{"type": "agent_toolset_20260401"}]}),
+        )
+        .await?;
+    let env = rig
+        .server
+        .create(
+            "/v1/environments",
+            json!({"name": "workers", "config": {"type": "self_hosted"}}),
+        )
+        .await?;
+    let session = id(&rig
+        .server
+        .create(
+            "/v1/sessions",
+            json!({"agent": id(&agent), "environment_id": id(&env)}),
+        )
+        .await?);
+    rig.say(&session, "what OS?").await?;
+    let events = rig.settle(&session, 1).await?;
+    let call = of_type(&events, "agent.tool_use")[0].clone();
+    assert_eq!(call["evaluated_permission"], "allow");
+    assert_eq!(
+        of_type(&events, "session.status_idle")[0]["stop_reason"]["event_ids"],
+        json!([call["id"]])
+    );
+    assert!(
+        of_type(&events, "agent.tool_result").is_empty(),
+        "the server never runs it"
+    );
+    let echo = rig
+        .send(
+            &session,
+            json!([{"type": "user.tool_result", "tool_use_id": call["id"],
+            "content": [{"type": "text", "text": "Linux"}], "is_error": false}]),
+        )
+        .await?;
+    assert!(echo["data"][0]["processed_at"].is_string());
+    let events = rig.settle(&session, 2).await?;
+    assert_eq!(
+        of_type(&events, "session.status_idle")[1]["stop_reason"]["type"],
+        "end_turn"
+    );
+    let requests = rig.model_requests()?;
+    let result = &requests[1].body["messages"][2]["content"][0];
+    assert_eq!(result["tool_use_id"], call["id"]);
+    assert_eq!(result["content"][0]["text"], "Linux");
+    Ok(())
+}
+
+#[tokio::test]
+async fn tools_changed_between_turns_are_offered_in_the_next_turn() -> Result<()> {
+    let rig = Rig::start(vec![text_step("one"), text_step("two")]).await?;
+    let session = rig.session(json!([])).await?;
+    rig.say(&session, "first").await?;
+    rig.settle(&session, 1).await?;
+    let tool = json!({"type": "custom", "name": "fresh", "description": "d", "input_schema": {"type": "object"}});
+    rig.server
+        .create(
+            &format!("/v1/sessions/{session}"),
+            json!({"agent": {"tools": [tool]}}),
+        )
+        .await?;
+    rig.say(&session, "second").await?;
+    let events = rig.settle(&session, 2).await?;
+    let updated = of_type(&events, "session.updated");
+    assert_eq!(updated[0]["agent"]["tools"][0]["name"], "fresh");
+    let requests = rig.model_requests()?;
+    assert!(
+        requests[0]
+            .body
+            .get("tools")
+            .is_none_or(|t| t.as_array().is_some_and(Vec::is_empty))
+    );
+    assert_eq!(requests[1].body["tools"][0]["name"], "fresh");
+    Ok(())
+}
