@@ -4,8 +4,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use hangar_core::harness::DEFAULT_MAX_OUTPUT_TOKENS;
+use hangar_core::pricing::{ModelPrice, PriceTable};
+use hangar_llm::{ProviderConfig, ProvidersConfig};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8420";
@@ -41,6 +46,18 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     log_format: Option<LogFormat>,
+    /// The provider for bare model ids other than `claude-…`.
+    default_provider: Option<String>,
+    /// `[providers.NAME]` tables: `kind`, `base_url`, `api_key_env`, `max_tokens`, …
+    #[serde(default)]
+    providers: BTreeMap<String, ProviderConfig>,
+    /// Output tokens asked for per model request.
+    max_output_tokens: Option<u32>,
+    /// `[prices."MODEL-ID"]` tables: `input_usd_per_mtok`, `output_usd_per_mtok`, and
+    /// optionally `cache_write_usd_per_mtok`, `cache_read_usd_per_mtok`. A model needs one
+    /// for `usage.list_cost` and session budgets.
+    #[serde(default)]
+    prices: BTreeMap<String, ModelPrice>,
 }
 
 /// The effective configuration of `hangar serve`.
@@ -51,6 +68,9 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     /// `HANGAR_API_KEY`: a key accepted in addition to the stored ones (never stored).
     pub api_key: Option<String>,
+    pub providers: ProvidersConfig,
+    pub max_output_tokens: u32,
+    pub prices: PriceTable,
 }
 
 impl ServeConfig {
@@ -76,6 +96,12 @@ impl ServeConfig {
             api_key: std::env::var("HANGAR_API_KEY")
                 .ok()
                 .filter(|k| !k.trim().is_empty()),
+            providers: ProvidersConfig {
+                default_provider: file.default_provider,
+                providers: file.providers,
+            },
+            max_output_tokens: file.max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS),
+            prices: PriceTable::new(file.prices),
         })
     }
 }
@@ -109,6 +135,27 @@ mod tests {
         assert_eq!(config.listen.port(), 1234);
         assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(config.log_format, LogFormat::Human);
+    }
+
+    #[test]
+    fn provider_tables_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hangar.toml");
+        std::fs::write(
+            &path,
+            "default_provider = \"local\"\n[providers.local]\nkind = \"openai-chat\"\n\
+             base_url = \"http://127.0.0.1:8080/v1\"\nmax_tokens = 512\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            listen: None,
+            data_dir: None,
+            config: Some(path),
+            log_format: None,
+        };
+        let config = ServeConfig::resolve(args).unwrap();
+        assert_eq!(config.providers.default_provider.as_deref(), Some("local"));
+        assert_eq!(config.providers.providers["local"].max_tokens, Some(512));
     }
 
     #[test]
