@@ -55,71 +55,8 @@ pub async fn run(args: SandboxBenchArgs) -> anyhow::Result<()> {
         "measure", "n", "p50", "p95", "max"
     );
 
-    // Warm-up: page cache, the blank disk image, the first cgroups.
-    for n in 0..3 {
-        let session = format!("warm-{n}");
-        call(&runtime, &session, "bash", json!({"command": "true"})).await?;
-        runtime.stop(&session).await;
-    }
-    let mut fresh = Vec::new();
-    for n in 0..args.runs {
-        let session = format!("new-{n}");
-        fresh.push(
-            timed(call(
-                &runtime,
-                &session,
-                "bash",
-                json!({"command": "echo ready"}),
-            ))
-            .await?,
-        );
-        runtime.stop(&session).await;
-    }
-    row("provision → first output, new session", &mut fresh, "ms");
-    let mut resumed = Vec::new();
-    for n in 0..args.runs {
-        let session = format!("new-{n}");
-        resumed.push(
-            timed(call(
-                &runtime,
-                &session,
-                "bash",
-                json!({"command": "echo ready"}),
-            ))
-            .await?,
-        );
-        runtime.stop(&session).await;
-    }
-    row(
-        "provision → first output, resume session",
-        &mut resumed,
-        "ms",
-    );
-
-    let session = "calls";
-    call(
-        &runtime,
-        session,
-        "write",
-        json!({"file_path": "f.txt", "content": "one\ntwo\n"}),
-    )
-    .await?;
-    for (name, tool, input) in [
-        ("bash `true` (builtin)", "bash", json!({"command": "true"})),
-        ("bash `echo hi`", "bash", json!({"command": "echo hi"})),
-        (
-            "bash `/bin/true` (fork+exec)",
-            "bash",
-            json!({"command": "/bin/true"}),
-        ),
-        ("read (2-line file)", "read", json!({"file_path": "f.txt"})),
-    ] {
-        let mut samples = Vec::new();
-        for _ in 0..args.calls {
-            samples.push(timed(call(&runtime, session, tool, input.clone())).await?);
-        }
-        row(&format!("per call: {name}"), &mut samples, "ms");
-    }
+    provisioning(&runtime, args.runs).await?;
+    per_call(&runtime, args.calls).await?;
     runtime.shutdown().await;
     idle_memory(&runtime, args.idle).await?;
     runtime.shutdown().await;
@@ -141,6 +78,56 @@ async fn call(
         } => Ok(()),
         other => anyhow::bail!("{tool} failed: {other:?}"),
     }
+}
+
+/// Starts sandboxes on new sessions, then again on the same (stopped) sessions.
+async fn provisioning(runtime: &LocalSandboxRuntime, runs: usize) -> anyhow::Result<()> {
+    // Warm-up: page cache, the blank disk image, the first cgroups.
+    for n in 0..3 {
+        let session = format!("warm-{n}");
+        call(runtime, &session, "bash", json!({"command": "true"})).await?;
+        runtime.stop(&session).await;
+    }
+    for label in ["new session", "resume session"] {
+        let mut samples = Vec::new();
+        for n in 0..runs {
+            let session = format!("s-{n}");
+            let ready = json!({"command": "echo ready"});
+            samples.push(timed(call(runtime, &session, "bash", ready)).await?);
+            runtime.stop(&session).await;
+        }
+        row(
+            &format!("provision → first output, {label}"),
+            &mut samples,
+            "ms",
+        );
+    }
+    Ok(())
+}
+
+/// Round trips of calls to one running sandbox.
+async fn per_call(runtime: &LocalSandboxRuntime, calls: usize) -> anyhow::Result<()> {
+    let session = "calls";
+    let file = json!({"file_path": "f.txt", "content": "one\ntwo\n"});
+    call(runtime, session, "write", file).await?;
+    let phases = [
+        ("bash `true` (builtin)", "bash", json!({"command": "true"})),
+        ("bash `echo hi`", "bash", json!({"command": "echo hi"})),
+        (
+            "bash `/bin/true` (fork+exec)",
+            "bash",
+            json!({"command": "/bin/true"}),
+        ),
+        ("read (2-line file)", "read", json!({"file_path": "f.txt"})),
+    ];
+    for (name, tool, input) in phases {
+        let mut samples = Vec::new();
+        for _ in 0..calls {
+            samples.push(timed(call(runtime, session, tool, input.clone())).await?);
+        }
+        row(&format!("per call: {name}"), &mut samples, "ms");
+    }
+    Ok(())
 }
 
 async fn timed(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<Duration> {
