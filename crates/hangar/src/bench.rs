@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 pub enum BenchCommand {
     /// Agent create, session retrieve and session list (page of 100) under concurrent clients.
     Api(ApiBenchArgs),
+    /// Event appends, turn overhead, SSE fan-out and server RSS.
+    Turns(crate::bench_turns::TurnsBenchArgs),
     /// Local sandbox: provisioning, per-call overhead, memory per idle sandbox.
     Sandbox(crate::bench_sandbox::SandboxBenchArgs),
 }
@@ -41,20 +43,29 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Api(args) => api(args).await,
         BenchCommand::Sandbox(args) => crate::bench_sandbox::run(args).await,
+        BenchCommand::Turns(args) => crate::bench_turns::run(args).await,
     }
 }
 
-const BETA: &str = "managed-agents-2026-04-01";
+pub(crate) const BETA: &str = "managed-agents-2026-04-01";
 const LOCAL_KEY: &str = "sk-hangar-bench";
 
-struct Target {
-    base: String,
-    key: String,
-    http: reqwest::Client,
+pub(crate) struct Target {
+    pub(crate) base: String,
+    pub(crate) key: String,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Target {
-    async fn send(
+    pub(crate) fn new(base: &str, key: &str) -> anyhow::Result<Target> {
+        Ok(Target {
+            base: base.trim_end_matches('/').to_owned(),
+            key: key.to_owned(),
+            http: reqwest::Client::builder().build()?,
+        })
+    }
+
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -234,12 +245,19 @@ where
 async fn start_local_server(dir: &std::path::Path) -> anyhow::Result<String> {
     use hangar_server::auth::{ApiKeys, hash_key};
     let store = hangar_store::SqliteStore::open(&dir.join("hangar.db")).await?;
-    let state = hangar_server::AppState {
-        resources: hangar_core::Resources::new(Arc::new(store)),
-        keys: Arc::new(ApiKeys::new([hash_key(LOCAL_KEY)])),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
+    let model = hangar_llm::ModelRouter::from_process_env(&Default::default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = hangar_core::engine::Engine::assemble(hangar_core::engine::EngineParts {
+        store: Arc::new(store.clone()),
+        events: Arc::new(store),
+        bus: Arc::new(hangar_core::bus::InProcessBus::new()),
+        model: Arc::new(model),
+        tools: Arc::new(hangar_core::tool_runtime::NoSandbox),
+        config: hangar_core::harness::HarnessConfig::new("bench"),
+    });
+    let state = hangar_server::AppState::new(engine, ApiKeys::new([hash_key(LOCAL_KEY)]));
+    let listener = hangar_server::bind(([127, 0, 0, 1], 0).into()).await?;
+    let addr = axum::serve::Listener::local_addr(&listener)?;
     tokio::spawn(async move { axum::serve(listener, hangar_server::app(state)).await });
     Ok(format!("http://{addr}"))
 }

@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_sandbox;
+mod bench_turns;
 mod config;
 mod logging;
 mod sandbox_cmd;
@@ -46,6 +47,8 @@ fn main() -> anyhow::Result<()> {
         // Before any runtime or thread exists: the init program forks.
         std::process::exit(hangar_sandbox::init::run());
     }
+    // One TLS provider in the process (ring; see design.md §6), for every HTTP client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
