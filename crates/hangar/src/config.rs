@@ -58,6 +58,10 @@ struct FileConfig {
     /// for `usage.list_cost` and session budgets.
     #[serde(default)]
     prices: BTreeMap<String, ModelPrice>,
+    /// Run built-in tools in the local sandbox (default true).
+    sandbox: Option<bool>,
+    /// A SearXNG-compatible JSON search endpoint for `web_search` (`https://host/search`).
+    web_search_endpoint: Option<String>,
 }
 
 /// The effective configuration of `hangar serve`.
@@ -71,6 +75,8 @@ pub struct ServeConfig {
     pub providers: ProvidersConfig,
     pub max_output_tokens: u32,
     pub prices: PriceTable,
+    pub sandbox: bool,
+    pub web_search_endpoint: Option<url::Url>,
 }
 
 impl ServeConfig {
@@ -102,6 +108,13 @@ impl ServeConfig {
             },
             max_output_tokens: file.max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS),
             prices: PriceTable::new(file.prices),
+            sandbox: file.sandbox.unwrap_or(true),
+            web_search_endpoint: file
+                .web_search_endpoint
+                .as_deref()
+                .map(url::Url::parse)
+                .transpose()
+                .context("web_search_endpoint is not a URL")?,
         })
     }
 }

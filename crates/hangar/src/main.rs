@@ -12,6 +12,7 @@ mod config;
 mod logging;
 mod sandbox_cmd;
 mod serve;
+mod tools;
 
 use clap::{Parser, Subcommand};
 

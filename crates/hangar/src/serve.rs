@@ -16,7 +16,7 @@ use hangar_core::bus::InProcessBus;
 use hangar_core::engine::{Engine, EngineParts};
 use hangar_core::harness::HarnessConfig;
 use hangar_core::store::Store;
-use hangar_core::tool_runtime::{NoSandbox, ToolRuntime};
+use hangar_core::tool_runtime::ToolRuntime;
 use hangar_llm::ModelRouter;
 use hangar_protocol::ids::IdKind;
 use hangar_protocol::time::Timestamp;
@@ -25,6 +25,7 @@ use hangar_server::{AppState, app};
 use hangar_store::SqliteStore;
 
 use crate::config::{ServeArgs, ServeConfig};
+use crate::tools::ServerTools;
 
 /// File (in the data dir) that receives a generated admin key, readable by the owner only.
 pub const ADMIN_KEY_FILE: &str = "admin-key";
@@ -78,7 +79,7 @@ fn assemble(config: &ServeConfig, store: &SqliteStore) -> anyhow::Result<Engine>
     let model = ModelRouter::from_process_env(&config.providers)
         .map_err(|e| anyhow::anyhow!("invalid model provider configuration: {e}"))?;
     tracing::info!(providers = ?model.providers().collect::<Vec<_>>(), "model providers");
-    let tools: Arc<dyn ToolRuntime> = Arc::new(NoSandbox);
+    let tools: Arc<dyn ToolRuntime> = Arc::new(ServerTools::build(config)?);
     let mut harness = HarnessConfig::new(node_id(&config.data_dir)?);
     harness.max_output_tokens = config.max_output_tokens;
     harness.prices = Arc::new(config.prices.clone());
