@@ -66,10 +66,10 @@ impl ServeProcess {
 
     async fn wait_healthy(&self) -> Result<()> {
         for _ in 0..400 {
-            if let Ok(r) = self.http.get(format!("{}/healthz", self.base)).send().await {
-                if r.status() == 200 {
-                    return Ok(());
-                }
+            if let Ok(r) = self.http.get(format!("{}/healthz", self.base)).send().await
+                && r.status() == 200
+            {
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
