@@ -190,3 +190,22 @@ def test_event_errors_raise_the_sdk_error_classes(client, start_session):
         client.beta.sessions.events.send("sesn_" + unique("x").replace("-", ""), events=[user_message("hi")])
     with pytest.raises(anthropic.BadRequestError):
         list(client.beta.sessions.events.list(session.id, limit=5000))
+
+
+def test_builtin_tools_run_in_the_sessions_sandbox(client, mock_model, start_session):
+    session = start_session(tools=[{"type": "agent_toolset_20260401"}])
+    mock_model.push(tool_step("bash", {"command": "echo from-the-sdk > note.txt && cat note.txt && pwd"}),
+                    text_step("Written."))
+    with client.beta.sessions.events.stream(session.id) as stream:
+        client.beta.sessions.events.send(session.id, events=[user_message("write a note")])
+        first = read_until(stream, is_idle)
+        result = next(e for e in first if e.type == "agent.tool_result")
+        assert result.is_error is False
+        assert result.content[0].text.split() == ["from-the-sdk", "/workspace"]
+
+        mock_model.push(tool_step("read", {"file_path": "/workspace/note.txt"}), text_step("Read."))
+        client.beta.sessions.events.send(session.id, events=[user_message("read it back")])
+        second = read_until(stream, is_idle)
+    result = next(e for e in second if e.type == "agent.tool_result")
+    assert "from-the-sdk" in result.content[0].text, "the file outlives the turn"
+    assert second[-1].stop_reason.type == "end_turn"

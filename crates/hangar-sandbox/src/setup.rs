@@ -62,7 +62,11 @@ pub(crate) fn mount_session_root(spec: &SandboxSpec) -> StepResult<()> {
         0,
         Some(&options),
     )
-    .step("mount overlay")
+    .step("mount overlay")?;
+    // From here on the root is reached from the working directory: after the user namespace
+    // exists, the sandbox's root user (an unprivileged host uid) may not be allowed to walk
+    // the data dir's path (`/root/…` or a 0700 temp dir), but it never has to.
+    std::env::set_current_dir(&spec.merged).step("enter the session root")
 }
 
 pub(crate) fn enter_private_mount_namespace() -> StepResult<()> {
@@ -132,17 +136,17 @@ pub(crate) fn enter_sandbox_namespaces(stream: &mut UnixStream) -> StepResult<()
 /// Stage 3, in PID 1: the pseudo file systems, `pivot_root` into the merged tree, hostname,
 /// loopback, and `/workspace` as the working directory.
 pub(crate) fn build_root(spec: &SandboxSpec) -> StepResult<()> {
-    let root = &spec.merged;
-    // The overlay was mounted by real root, so in this namespace it is locked to its parent
-    // and `pivot_root` refuses it (EINVAL). A bind of it onto itself made here is ours.
-    sys::mount(
-        root.to_str(),
-        root,
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )
-    .step("bind the root onto itself")?;
+    // Stage 1 left the working directory in the overlay root; every path below is relative
+    // to it (see `mount_session_root`). The overlay was mounted by real root, so in this
+    // namespace it is locked to its parent and `pivot_root` refuses it (EINVAL). A bind of it
+    // onto itself made here is ours; stepping out and back in lands on that bind.
+    let here = Path::new(".");
+    sys::mount(Some("."), here, None, libc::MS_BIND | libc::MS_REC, None)
+        .step("bind the root onto itself")?;
+    let name = spec.merged.file_name().unwrap_or_default();
+    std::env::set_current_dir("..").step("step out of the session root")?;
+    std::env::set_current_dir(name).step("enter the bound root")?;
+    let root = here;
     let proc_dir = ensure_dir(root, "proc")?;
     sys::mount(
         Some("proc"),
@@ -163,7 +167,6 @@ pub(crate) fn build_root(spec: &SandboxSpec) -> StepResult<()> {
         Some(&tmp_options),
     )
     .step("mount /tmp")?;
-    std::env::set_current_dir(root).step("chdir to the new root")?;
     sys::pivot_root_here().step("pivot_root")?;
     sys::umount_detach(Path::new(".")).step("detach the old root")?;
     std::env::set_current_dir("/").step("chdir /")?;

@@ -53,6 +53,9 @@ pub struct TurnsBenchArgs {
     /// The `hangar-mock-model` binary (default: next to this executable).
     #[arg(long)]
     mock_model_bin: Option<PathBuf>,
+    /// Turns with one `bash` call timed in the sandbox phase (0 skips it).
+    #[arg(long, default_value_t = 100)]
+    bash_turns: usize,
     /// Skip the append phase (it takes a minute).
     #[arg(long)]
     skip_appends: bool,
@@ -71,6 +74,7 @@ pub async fn run(args: TurnsBenchArgs) -> anyhow::Result<()> {
     let idle_rss = server.rss_kib()?;
     println!("server RSS idle: {:.1} MiB", idle_rss as f64 / 1024.0);
     overhead(&target, &mock, args.turns).await?;
+    bash_turns(&target, &mock, args.bash_turns).await?;
     fanout(&target, &server, args.subscribers, args.fanout_events).await?;
     Ok(())
 }
@@ -174,6 +178,44 @@ async fn overhead(target: &Arc<Target>, mock: &ChildProcess, turns: usize) -> an
     Ok(())
 }
 
+/// Phase 2b: a whole turn with one `bash` call in the session's sandbox, model answering at
+/// once: `POST` of the message → `session.status_idle` on the stream. The first turn also
+/// provisions the sandbox.
+async fn bash_turns(target: &Arc<Target>, mock: &ChildProcess, turns: usize) -> anyhow::Result<()> {
+    if turns == 0 {
+        return Ok(());
+    }
+    let session = new_session_with(target, json!([{"type": "agent_toolset_20260401"}])).await?;
+    let mut stream = target.stream(&session).await?;
+    let steps = json!([
+        {"type": "response", "content": [{"type": "tool_use", "name": "bash", "input": {"command": "echo hi"}}]},
+        {"type": "response", "content": [{"type": "text", "text": "done"}]}
+    ]);
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut first = Duration::ZERO;
+    for turn in 0..turns + 1 {
+        mock.push_steps(target, &steps).await?;
+        let started = Instant::now();
+        target.say(&session).await?;
+        stream.until(|t| t == "session.status_idle").await?;
+        let elapsed = started.elapsed();
+        if turn == 0 {
+            first = elapsed;
+        } else {
+            histogram.record(elapsed.as_micros() as u64)?;
+        }
+    }
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "one-bash-call turn (POST → session.status_idle), {turns} warm turns: p50 {:.2} ms, \
+         p99 {:.2} ms; first turn incl. sandbox start {:.2} ms",
+        ms(0.5),
+        ms(0.99),
+        first.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
 /// Phase 3: delivery delay to many open streams. Each stream reports the first arrival of
 /// every event id (a queued event is sent again once processed; that copy is not counted).
 async fn fanout(
@@ -250,10 +292,14 @@ async fn fanout(
 }
 
 async fn new_session(target: &Target) -> anyhow::Result<String> {
+    new_session_with(target, json!([])).await
+}
+
+async fn new_session_with(target: &Target, tools: Value) -> anyhow::Result<String> {
     let agent = target
         .post(
             "/v1/agents",
-            &json!({"name": "bench", "model": "claude-sonnet-4-6"}),
+            &json!({"name": "bench", "model": "claude-sonnet-4-6", "tools": tools}),
         )
         .await?;
     let env = target

@@ -14,6 +14,23 @@ use hangar_sandbox::{CallOutcome, InitProgram, LocalSandboxRuntime, SandboxConfi
 pub enum SandboxCommand {
     /// Run a command in a session's sandbox file system and print its output.
     Exec(ExecArgs),
+    /// Write a session's file system to a tar+zstd archive.
+    Snapshot(ArchiveArgs),
+    /// Replace a session's file system with the one in a tar+zstd archive.
+    Restore(ArchiveArgs),
+}
+
+#[derive(Args)]
+pub struct ArchiveArgs {
+    /// The server's data directory (sessions live in `<data-dir>/sessions/`).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The session id.
+    #[arg(long)]
+    session: String,
+    /// The archive (`.tar.zst`) to write or read.
+    #[arg(long)]
+    archive: PathBuf,
 }
 
 #[derive(Args)]
@@ -35,6 +52,43 @@ pub struct ExecArgs {
 pub async fn run(command: SandboxCommand) -> anyhow::Result<()> {
     match command {
         SandboxCommand::Exec(args) => exec(args).await,
+        SandboxCommand::Snapshot(args) => archive(args, false).await,
+        SandboxCommand::Restore(args) => archive(args, true).await,
+    }
+}
+
+/// Snapshot or restore while no server runs the session's sandbox (the session lock says).
+async fn archive(args: ArchiveArgs, restore: bool) -> anyhow::Result<()> {
+    let data_dir = std::path::absolute(&args.data_dir)?;
+    let archive = std::path::absolute(&args.archive)?;
+    let runtime =
+        LocalSandboxRuntime::new(SandboxConfig::new(&data_dir, InitProgram::current_exe()?))?;
+    let done = if restore {
+        runtime.restore(&args.session, &archive).await
+    } else {
+        runtime.snapshot(&args.session, &archive).await
+    };
+    runtime.shutdown().await;
+    match done {
+        Ok(()) => {
+            let verb = if restore {
+                "restored from"
+            } else {
+                "written to"
+            };
+            println!(
+                "session {}: file system {verb} {}",
+                args.session,
+                archive.display()
+            );
+            Ok(())
+        }
+        Err(SandboxError::SessionBusy(..)) => anyhow::bail!(
+            "session {} has a running sandbox (a server is using it); wait until it idles or \
+             stop the server",
+            args.session
+        ),
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! it, so a test can kill the server and start it again.
 
 mod crash;
+mod local_model;
 mod sandboxed;
 
 use std::path::{Path, PathBuf};

@@ -122,8 +122,16 @@ async fn files_written_in_one_turn_are_there_in_the_next_and_after_a_restart() -
         Step::text("still there"),
     ]))
     .await?;
-    let dir = tempfile::tempdir()?;
-    let server = start(&model, dir.path()).await?;
+    // The data dir sits below a directory only root may enter (like `/root`): the sandbox's
+    // root user, an unprivileged host uid, must not need to walk that path.
+    let private = tempfile::tempdir()?;
+    std::fs::set_permissions(
+        private.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )?;
+    let dir = private.path().join("data");
+    std::fs::create_dir(&dir)?;
+    let server = start(&model, &dir).await?;
     let session = new_session(&server, json!({"type": "unrestricted"})).await?;
     let results = turn(&server, &session, "write a note").await?;
     assert_eq!(results[0]["is_error"], false, "{results:?}");
@@ -144,7 +152,7 @@ async fn files_written_in_one_turn_are_there_in_the_next_and_after_a_restart() -
         "{results:?}"
     );
     // The sandbox's files are the session's own, under the data dir on the host.
-    assert!(dir.path().join("sessions").join(&session).is_dir());
+    assert!(dir.join("sessions").join(&session).is_dir());
     Ok(())
 }
 
@@ -181,6 +189,119 @@ async fn limited_networking_refuses_hosts_that_are_not_listed() -> Result<()> {
     assert!(
         out.contains("unreachable") && !out.contains("exit=0"),
         "no route out but the proxy: {out}"
+    );
+    Ok(())
+}
+
+/// `hangar sandbox …` against a data dir, as an operator runs it.
+fn operator(dir: &std::path::Path, args: &[&str]) -> Result<std::process::Output> {
+    Ok(std::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .arg("sandbox")
+        .args(args)
+        .env("HANGAR_TEMPLATE_DIR", template_dir()?)
+        .env("HANGAR_DATA_DIR_FOR_TEST", dir)
+        .output()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_can_look_inside_snapshot_and_restore_a_session() -> Result<()> {
+    let model = MockModel::start(Script::new(vec![
+        bash("echo kept > /workspace/keep.txt"),
+        Step::text("ok"),
+    ]))
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().display().to_string();
+    let mut server = start(&model, dir.path()).await?;
+    let session = new_session(&server, json!({"type": "unrestricted"})).await?;
+    turn(&server, &session, "keep a file").await?;
+    server.kill()?;
+
+    let archive = dir.path().join("snap.tar.zst").display().to_string();
+    let snap = operator(
+        dir.path(),
+        &[
+            "snapshot",
+            "--data-dir",
+            &data,
+            "--session",
+            &session,
+            "--archive",
+            &archive,
+        ],
+    )?;
+    ensure!(
+        snap.status.success(),
+        "snapshot: {}",
+        String::from_utf8_lossy(&snap.stderr)
+    );
+    let gone = operator(
+        dir.path(),
+        &[
+            "exec",
+            "--data-dir",
+            &data,
+            "--session",
+            &session,
+            "--",
+            "rm",
+            "/workspace/keep.txt",
+        ],
+    )?;
+    ensure!(
+        gone.status.success(),
+        "exec rm: {}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
+    let missing = operator(
+        dir.path(),
+        &[
+            "exec",
+            "--data-dir",
+            &data,
+            "--session",
+            &session,
+            "--",
+            "cat",
+            "/workspace/keep.txt",
+        ],
+    )?;
+    assert!(!missing.status.success(), "the file was removed");
+    let restore = operator(
+        dir.path(),
+        &[
+            "restore",
+            "--data-dir",
+            &data,
+            "--session",
+            &session,
+            "--archive",
+            &archive,
+        ],
+    )?;
+    ensure!(
+        restore.status.success(),
+        "restore: {}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    let back = operator(
+        dir.path(),
+        &[
+            "exec",
+            "--data-dir",
+            &data,
+            "--session",
+            &session,
+            "--",
+            "cat",
+            "/workspace/keep.txt",
+        ],
+    )?;
+    assert_eq!(
+        String::from_utf8_lossy(&back.stdout).trim(),
+        "kept",
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
     );
     Ok(())
 }
