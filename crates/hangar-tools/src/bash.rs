@@ -25,7 +25,8 @@ use rustix::process::{Pid, Signal, kill_process_group};
 use crate::ToolResult;
 use crate::input::BashInput;
 use crate::limits::{
-    BASH_DEFAULT_TIMEOUT_MS, BASH_MAX_TIMEOUT_MS, BASH_OUTPUT_CAP_BYTES, BASH_POLL_INTERVAL_MS,
+    BASH_DEFAULT_TIMEOUT_MS, BASH_MAX_TIMEOUT_MS, BASH_MIN_TIMEOUT_MS, BASH_OUTPUT_CAP_BYTES,
+    BASH_POLL_INTERVAL_MS,
 };
 
 /// `oom_score_adj` of the shell and its children, so a memory hog is killed rather than
@@ -83,7 +84,7 @@ impl ShellSlot {
         let timeout_ms = input
             .timeout_ms
             .unwrap_or(BASH_DEFAULT_TIMEOUT_MS)
-            .clamp(1, BASH_MAX_TIMEOUT_MS);
+            .clamp(BASH_MIN_TIMEOUT_MS, BASH_MAX_TIMEOUT_MS);
         if let Err(error) = self.ensure_started(env) {
             return ToolResult::error(format!("Could not start bash: {error}"));
         }

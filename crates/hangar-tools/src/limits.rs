@@ -5,6 +5,9 @@
 pub const BASH_DEFAULT_TIMEOUT_MS: u64 = 120_000;
 /// Largest `timeout_ms` a call may ask for; larger values are clamped to it.
 pub const BASH_MAX_TIMEOUT_MS: u64 = 600_000;
+/// Shortest timeout honoured: a smaller `timeout_ms` (models sometimes send `1`) is raised to
+/// it, so a command is never killed before it could start.
+pub const BASH_MIN_TIMEOUT_MS: u64 = 1_000;
 /// Bytes of `bash` output returned; beyond this the middle is dropped (head and tail kept)
 /// and a note says how many bytes were dropped.
 pub const BASH_OUTPUT_CAP_BYTES: usize = 50 * 1024;

@@ -23,7 +23,8 @@ pub fn spec(name: BuiltinToolName) -> ToolSpec {
             json!({"type": "object", "properties": {
                 "command": {"type": "string", "description": "The command to run."},
                 "restart": {"type": "boolean", "description": "Restart the shell (no command)."},
-                "timeout_ms": {"type": "integer", "description": "Timeout in milliseconds."}}}),
+                "timeout_ms": {"type": "integer",
+                    "description": "Optional timeout in milliseconds (default 2 minutes, at least 1000)."}}}),
         ),
         BuiltinToolName::Read => (
             "Read a text file. Lines are numbered. `view_range` [start, end] is 1-based and \

@@ -70,6 +70,7 @@ async fn a_local_model_runs_a_command_in_the_sandbox_and_answers() -> Result<()>
         println!("skipped: set HANGAR_LLAMA_SERVER and HANGAR_LLAMA_MODEL (scripts/llm-setup.sh)");
         return Ok(());
     };
+    hangar_testkit::install_crypto_provider();
     let llama = start_llama(&PathBuf::from(binary), &PathBuf::from(model)).await?;
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("hangar.toml");
