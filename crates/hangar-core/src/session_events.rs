@@ -141,31 +141,18 @@ fn check_event(
             })
         }
         EventParams::UserCustomToolResult(p) => {
-            expect_pending(
-                field,
-                "custom_tool_use_id",
-                &p.custom_tool_use_id,
-                PendingKind::CustomResult,
-                view,
-                answered,
-            )?;
-            let allowed = ["text", "image", "document", "search_result"];
-            check_content(
-                field,
-                p.content.as_deref().unwrap_or_default(),
-                &allowed,
-                false,
-            )?;
-            Accepted {
-                body: EventBody::UserCustomToolResult {
-                    custom_tool_use_id: p.custom_tool_use_id,
-                    content: p.content,
-                    is_error: p.is_error,
-                    session_thread_id: None,
-                },
-                processed_on_receipt: true,
-                keep: true,
-            }
+            let answer = Answer {
+                key: "custom_tool_use_id",
+                id: &p.custom_tool_use_id,
+                kind: PendingKind::CustomResult,
+            };
+            check_result(field, &answer, p.content.as_deref(), view, answered)?;
+            received(EventBody::UserCustomToolResult {
+                custom_tool_use_id: p.custom_tool_use_id,
+                content: p.content,
+                is_error: p.is_error,
+                session_thread_id: None,
+            })
         }
         EventParams::UserToolResult(p) => {
             if !matches!(view.environment, EnvironmentConfig::SelfHosted) {
@@ -174,31 +161,18 @@ fn check_event(
                      environments; this session's environment runs its tools itself"
                 )));
             }
-            expect_pending(
-                field,
-                "tool_use_id",
-                &p.tool_use_id,
-                PendingKind::ClientResult,
-                view,
-                answered,
-            )?;
-            let allowed = ["text", "image", "document", "search_result"];
-            check_content(
-                field,
-                p.content.as_deref().unwrap_or_default(),
-                &allowed,
-                false,
-            )?;
-            Accepted {
-                body: EventBody::UserToolResult {
-                    tool_use_id: p.tool_use_id,
-                    content: p.content,
-                    is_error: p.is_error,
-                    session_thread_id: None,
-                },
-                processed_on_receipt: true,
-                keep: true,
-            }
+            let answer = Answer {
+                key: "tool_use_id",
+                id: &p.tool_use_id,
+                kind: PendingKind::ClientResult,
+            };
+            check_result(field, &answer, p.content.as_deref(), view, answered)?;
+            received(EventBody::UserToolResult {
+                tool_use_id: p.tool_use_id,
+                content: p.content,
+                is_error: p.is_error,
+                session_thread_id: None,
+            })
         }
         EventParams::UserDefineOutcome(_) => {
             return Err(ApiError::invalid(format!(
@@ -211,6 +185,35 @@ fn check_event(
             queued(EventBody::SystemMessage { content: p.content })
         }
     })
+}
+
+/// A tool result: processed on receipt.
+fn received(body: EventBody) -> Accepted {
+    Accepted {
+        body,
+        processed_on_receipt: true,
+        keep: true,
+    }
+}
+
+/// Which pending tool use an answer names.
+struct Answer<'a> {
+    key: &'static str,
+    id: &'a str,
+    kind: PendingKind,
+}
+
+/// A tool result must answer a pending call of its kind, once, with result-type blocks.
+fn check_result(
+    field: &str,
+    answer: &Answer<'_>,
+    content: Option<&[ContentBlock]>,
+    view: &SessionView<'_>,
+    answered: &mut Vec<String>,
+) -> Result<(), ApiError> {
+    expect_pending(field, answer.key, answer.id, answer.kind, view, answered)?;
+    let allowed = ["text", "image", "document", "search_result"];
+    check_content(field, content.unwrap_or_default(), &allowed, false)
 }
 
 /// `system.message`: at most one, last, right after the message or result it accompanies.

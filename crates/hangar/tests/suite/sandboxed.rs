@@ -193,14 +193,29 @@ async fn limited_networking_refuses_hosts_that_are_not_listed() -> Result<()> {
     Ok(())
 }
 
-/// `hangar sandbox …` against a data dir, as an operator runs it.
-fn operator(dir: &std::path::Path, args: &[&str]) -> Result<std::process::Output> {
-    Ok(std::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
-        .arg("sandbox")
-        .args(args)
+/// `hangar sandbox VERB --session ID --data-dir DIR EXTRA…`, as an operator runs it.
+fn operator(
+    dir: &std::path::Path,
+    verb: &str,
+    session: &str,
+    extra: &[&str],
+) -> Result<std::process::Output> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .args(["sandbox", verb, "--session", session, "--data-dir"])
+        .arg(dir)
+        .args(extra)
         .env("HANGAR_TEMPLATE_DIR", template_dir()?)
-        .env("HANGAR_DATA_DIR_FOR_TEST", dir)
-        .output()?)
+        .output()?;
+    Ok(output)
+}
+
+fn succeeded(what: &str, output: &std::process::Output) -> Result<String> {
+    ensure!(
+        output.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,97 +226,31 @@ async fn operators_can_look_inside_snapshot_and_restore_a_session() -> Result<()
     ]))
     .await?;
     let dir = tempfile::tempdir()?;
-    let data = dir.path().display().to_string();
     let mut server = start(&model, dir.path()).await?;
     let session = new_session(&server, json!({"type": "unrestricted"})).await?;
     turn(&server, &session, "keep a file").await?;
     server.kill()?;
 
     let archive = dir.path().join("snap.tar.zst").display().to_string();
-    let snap = operator(
-        dir.path(),
-        &[
-            "snapshot",
-            "--data-dir",
-            &data,
-            "--session",
-            &session,
-            "--archive",
-            &archive,
-        ],
+    let (d, s) = (dir.path(), session.as_str());
+    succeeded(
+        "snapshot",
+        &operator(d, "snapshot", s, &["--archive", &archive])?,
     )?;
-    ensure!(
-        snap.status.success(),
-        "snapshot: {}",
-        String::from_utf8_lossy(&snap.stderr)
-    );
-    let gone = operator(
-        dir.path(),
-        &[
-            "exec",
-            "--data-dir",
-            &data,
-            "--session",
-            &session,
-            "--",
-            "rm",
-            "/workspace/keep.txt",
-        ],
+    succeeded(
+        "exec rm",
+        &operator(d, "exec", s, &["--", "rm", "/workspace/keep.txt"])?,
     )?;
-    ensure!(
-        gone.status.success(),
-        "exec rm: {}",
-        String::from_utf8_lossy(&gone.stderr)
-    );
-    let missing = operator(
-        dir.path(),
-        &[
-            "exec",
-            "--data-dir",
-            &data,
-            "--session",
-            &session,
-            "--",
-            "cat",
-            "/workspace/keep.txt",
-        ],
-    )?;
+    let missing = operator(d, "exec", s, &["--", "cat", "/workspace/keep.txt"])?;
     assert!(!missing.status.success(), "the file was removed");
-    let restore = operator(
-        dir.path(),
-        &[
-            "restore",
-            "--data-dir",
-            &data,
-            "--session",
-            &session,
-            "--archive",
-            &archive,
-        ],
+    succeeded(
+        "restore",
+        &operator(d, "restore", s, &["--archive", &archive])?,
     )?;
-    ensure!(
-        restore.status.success(),
-        "restore: {}",
-        String::from_utf8_lossy(&restore.stderr)
-    );
-    let back = operator(
-        dir.path(),
-        &[
-            "exec",
-            "--data-dir",
-            &data,
-            "--session",
-            &session,
-            "--",
-            "cat",
-            "/workspace/keep.txt",
-        ],
+    let back = succeeded(
+        "exec cat",
+        &operator(d, "exec", s, &["--", "cat", "/workspace/keep.txt"])?,
     )?;
-    assert_eq!(
-        String::from_utf8_lossy(&back.stdout).trim(),
-        "kept",
-        "{}",
-        String::from_utf8_lossy(&back.stderr)
-    );
+    assert_eq!(back.trim(), "kept");
     Ok(())
 }
