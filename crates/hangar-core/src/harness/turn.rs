@@ -220,22 +220,11 @@ impl Runner {
             .map_or(0.0, |t| t.elapsed().as_secs_f64());
         let mut usage = self.session.value.usage.clone();
         usage.active_seconds += elapsed;
-        let events = vec![
-            Self::event(&EventBody::ThreadStatusIdle {
-                session_thread_id: self.thread_id(),
-                agent_name: self.agent_name(),
-                stop_reason: reason.clone(),
-                stop_details: None,
-            })?,
-            Self::event(&EventBody::SessionUsage {
-                usage,
-                budget: self.session.value.budget.clone(),
-            })?,
-            Self::event(&EventBody::StatusIdle {
-                stop_reason: reason,
-                stop_details: None,
-            })?,
-        ];
+        let usage = EventBody::SessionUsage {
+            usage,
+            budget: self.session.value.budget.clone(),
+        };
+        let events = self.idle_events(reason, Some(usage))?;
         self.runtime.turn_open = false;
         self.runtime.pending.clear();
         self.runtime.turn_requests = 0;
@@ -276,20 +265,31 @@ impl Runner {
         reason: StopReason,
         processed: Vec<crate::event_store::StoredEvent>,
     ) -> Result<(), RunnerError> {
-        let events = vec![
-            Self::event(&EventBody::ThreadStatusIdle {
-                session_thread_id: self.thread_id(),
-                agent_name: self.agent_name(),
-                stop_reason: reason.clone(),
-                stop_details: None,
-            })?,
-            Self::event(&EventBody::StatusIdle {
-                stop_reason: reason,
-                stop_details: None,
-            })?,
-        ];
+        let events = self.idle_events(reason, None)?;
         self.commit(events, processed, Some(&|s| s.status = SessionStatus::Idle))
             .await
+    }
+
+    /// The primary thread's idle, the usage snapshot (at a turn's end), the session's idle.
+    fn idle_events(
+        &self,
+        reason: StopReason,
+        usage: Option<EventBody>,
+    ) -> Result<Vec<crate::event_store::EncodedEvent>, RunnerError> {
+        let mut events = vec![Self::event(&EventBody::ThreadStatusIdle {
+            session_thread_id: self.thread_id(),
+            agent_name: self.agent_name(),
+            stop_reason: reason.clone(),
+            stop_details: None,
+        })?];
+        if let Some(usage) = usage {
+            events.push(Self::event(&usage)?);
+        }
+        events.push(Self::event(&EventBody::StatusIdle {
+            stop_reason: reason,
+            stop_details: None,
+        })?);
+        Ok(events)
     }
 
     /// Some pending tool uses were answered: say which still wait.
