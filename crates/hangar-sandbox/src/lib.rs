@@ -9,6 +9,9 @@
 //! - [`config`]: [`SandboxConfig`] and its defaults; [`error`]: [`SandboxError`].
 //! - [`egress`]: the per-session egress hook (listener inside the sandbox's netns).
 //! - [`layers`]: the environment-layer hook; [`rootfs`]: the base template build.
+//! - [`build`]: [`EnvironmentBuilder`], environment packages → a cached, frozen layer, built
+//!   in a build sandbox ([`build_sandbox`](crate::build_sandbox)) whose egress reaches only the
+//!   package registries ([`build_egress`]); [`packages`]: specs, layer key, install plan.
 //! - [`init`]: the init program's entry point (`hangar sandbox-init`).
 //! - Host side: `sandbox` (one sandbox's resources), `launch` (spawn + handshake, and the
 //!   init program started ahead of need), `client`
@@ -36,6 +39,9 @@
 
 mod agent;
 mod archive;
+pub mod build;
+pub mod build_egress;
+mod build_sandbox;
 pub mod cgroup;
 mod client;
 pub mod config;
@@ -46,6 +52,7 @@ pub mod harden;
 pub mod init;
 mod launch;
 pub mod layers;
+pub mod packages;
 pub mod protocol;
 pub mod rootfs;
 pub mod runtime;
@@ -56,6 +63,8 @@ mod setup;
 pub mod snapshot;
 mod sys;
 
+pub use build::{BuildOptions, EnvironmentBuilder};
+pub use build_egress::RegistryEgress;
 pub use client::CallOutcome;
 pub use config::{InitProgram, SandboxConfig, SandboxLimits};
 pub use egress::{EgressHandler, EgressProvider};

@@ -1,5 +1,6 @@
 //! Test harness: a runtime on a temp data dir with small limits, helpers to call tools.
 
+mod environment;
 mod escape;
 mod lifecycle;
 mod template;
