@@ -9,6 +9,7 @@ mod bench;
 mod bench_sandbox;
 mod bench_turns;
 mod config;
+mod environment_cmd;
 mod logging;
 mod sandbox_cmd;
 mod serve;
@@ -37,6 +38,9 @@ enum Command {
     /// Operator commands for session sandboxes.
     #[command(subcommand)]
     Sandbox(sandbox_cmd::SandboxCommand),
+    /// Operator commands for environments (build a package layer ahead of use).
+    #[command(subcommand)]
+    Environment(environment_cmd::EnvironmentCommand),
     /// Internal: the init program of a sandbox (started by the server, never by hand).
     #[command(hide = true)]
     SandboxInit,
@@ -57,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => runtime.block_on(serve::run(args)),
         Command::Bench(command) => runtime.block_on(bench::run(command)),
         Command::Sandbox(command) => runtime.block_on(sandbox_cmd::run(command)),
+        Command::Environment(command) => runtime.block_on(environment_cmd::run(command)),
         Command::SandboxInit => Ok(()), // handled above, before the runtime existed
     }
 }
