@@ -13,7 +13,9 @@
 //! id range, init program). The egress handler receives every connection a build sandbox
 //! makes to its proxy address; [`RegistryEgress`](crate::build_egress::RegistryEgress) allows
 //! only the package registries. Builds use [`BuildOptions`] (limits of their own, no disk
-//! cap) and run in a sandbox runtime of the builder's own, made on the first build.
+//! cap) and run in a sandbox runtime of the builder's own, made on the first build. Keep a
+//! clone (it is cheap) to call [`EnvironmentBuilder::shutdown`] on a graceful stop: running
+//! builds are abandoned, nothing half-made is kept, their sandboxes are stopped.
 //!
 //! # Layout and key
 //! Under `layers_dir` (default `<templates>/env`):
@@ -319,6 +321,8 @@ impl Inner {
             remove_if_present(&dir)?;
         }
         let runtime = self.runtime().await?;
+        // The base may itself need building (about a minute); not under a step's timeout.
+        runtime.ensure_base().await?;
         let mut sandbox = BuildSandbox::new(runtime, &build_id);
         sandbox.start(self.ca_bundle.as_deref()).await?;
         for step in install_plan(spec) {
