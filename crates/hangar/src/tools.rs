@@ -1,6 +1,7 @@
 //! The tool runtime of `hangar serve`: `bash`, `read`, `write`, `edit`, `glob` and `grep` run
-//! in each session's local sandbox, whose only way out is the in-process egress proxy
-//! enforcing the environment's networking; `web_fetch` and `web_search` run in the server
+//! in each session's local sandbox (over its environment's package layer, built on first use
+//! and cached), whose only way out is the in-process egress proxy enforcing the environment's
+//! networking; `web_fetch` and `web_search` run in the server
 //! under the web tools' own rules. When the local sandbox cannot work on this host, sessions
 //! get an explicit error result for sandbox tools, never a fake success.
 
@@ -14,7 +15,8 @@ use hangar_egress::web::{WebTools, WebToolsConfig};
 use hangar_egress::{EgressPolicy, EgressProxy, PackageRegistries, Resolver, SessionEgress};
 use hangar_protocol::environment::EnvironmentConfig;
 use hangar_sandbox::{
-    EgressHandler, EgressProvider, InitProgram, LayerResolver, LocalSandboxRuntime, SandboxConfig,
+    EgressHandler, EgressProvider, EnvironmentBuilder, InitProgram, LayerResolver,
+    LocalSandboxRuntime, RegistryEgress, SandboxConfig,
 };
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -59,11 +61,15 @@ fn local_sandbox(config: &ServeConfig) -> anyhow::Result<Arc<dyn ToolRuntime>> {
         anyhow::bail!("disabled in the configuration (`sandbox = false`)");
     }
     let sandbox_config = SandboxConfig::new(&config.data_dir, InitProgram::current_exe()?);
+    let proxy = Arc::new(EgressProxy::new(Resolver::system()));
     let egress = Arc::new(SessionPolicies {
-        proxy: Arc::new(EgressProxy::new(Resolver::system())),
+        proxy: proxy.clone(),
         registries: PackageRegistries::discover(),
     });
-    let layers: Option<Arc<dyn LayerResolver>> = None;
+    // Environment packages become a cached layer, built once in a sandbox that reaches only
+    // the package registries.
+    let builder = EnvironmentBuilder::new(&sandbox_config, Arc::new(RegistryEgress::new(proxy)))?;
+    let layers: Option<Arc<dyn LayerResolver>> = Some(Arc::new(builder));
     let runtime = Arc::new(LocalSandboxRuntime::with_hooks(
         sandbox_config,
         Some(egress),

@@ -124,9 +124,18 @@ impl Runner {
             return Ok(None);
         };
         let session = record.session;
-        let environment = match h.store.environment(&session.value.environment_id).await? {
-            Some(env) => env.value,
-            None => return Ok(None),
+        let mut runtime = RuntimeState::decode(&record.runtime);
+        // The environment is pinned the first time the session runs: later updates of the
+        // environment affect new sessions only (`cma-behaviour.md` 16).
+        let environment = match runtime.environment.clone() {
+            Some(env) => env,
+            None => match h.store.environment(&session.value.environment_id).await? {
+                Some(env) => {
+                    runtime.environment = Some(env.value.clone());
+                    env.value
+                }
+                None => return Ok(None),
+            },
         };
         let catalog = ToolCatalog::resolve(&session.value.agent.definition);
         let mut events = Vec::new();
@@ -145,7 +154,7 @@ impl Runner {
         let mut runner = Runner {
             h,
             session_id: session_id.to_owned(),
-            runtime: RuntimeState::decode(&record.runtime),
+            runtime,
             session,
             environment,
             catalog,

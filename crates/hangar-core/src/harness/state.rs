@@ -3,6 +3,7 @@
 //! JSON beside the session row and written in the same transaction as the events that change
 //! it; everything else a runner knows is rebuilt from the log.
 
+use hangar_protocol::environment::Environment;
 use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
@@ -19,6 +20,10 @@ pub struct RuntimeState {
     /// Model requests made in the current turn (the tool-round limit counts them).
     #[serde(default)]
     pub turn_requests: u32,
+    /// The environment as it was when the session first ran; its sandbox is built from this
+    /// copy even if the environment is updated later.
+    #[serde(default)]
+    pub environment: Option<Environment>,
 }
 
 /// A tool use waiting for the client.

@@ -254,3 +254,103 @@ async fn operators_can_look_inside_snapshot_and_restore_a_session() -> Result<()
     assert_eq!(back.trim(), "kept");
     Ok(())
 }
+
+async fn session_in(server: &ServeProcess, env_config: Value) -> Result<String> {
+    let agent = server
+        .post(
+            "/v1/agents",
+            json!({"name": "pkg", "model": "claude-sonnet-4-6",
+            "tools": [{"type": "agent_toolset_20260401"}]}),
+        )
+        .await?;
+    let env = server
+        .post(
+            "/v1/environments",
+            json!({"name": hangar_protocol::ids::IdKind::Request.mint(),
+            "config": env_config}),
+        )
+        .await?;
+    let session = server
+        .post(
+            "/v1/sessions",
+            json!({"agent": agent["id"], "environment_id": env["id"]}),
+        )
+        .await?;
+    Ok(session["id"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_packages_are_installed_once_and_a_failed_build_is_reported() -> Result<()> {
+    let model = MockModel::start(Script::new(vec![
+        bash("jq --version"),
+        Step::text("installed"),
+        bash("jq --version"),
+        Step::text("reused"),
+        bash("true"),
+        Step::text("never reached"),
+    ]))
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let server = start(&model, dir.path()).await?;
+    let packages = json!({"type": "cloud", "networking": {"type": "limited", "allowed_hosts": [],
+        "allow_package_managers": true}, "packages": {"apt": ["jq"]}});
+    let first = session_in(&server, packages.clone()).await?;
+    let results = turn(&server, &first, "which jq?").await?;
+    assert!(text_of(&results[0]).starts_with("jq-"), "{results:?}");
+    // Another environment with the same packages: the layer is reused, not rebuilt.
+    let second = session_in(&server, packages).await?;
+    let started = std::time::Instant::now();
+    let results = turn(&server, &second, "which jq again?").await?;
+    assert!(text_of(&results[0]).starts_with("jq-"), "{results:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "rebuilt: {:?}",
+        started.elapsed()
+    );
+    // Layers live beside the base template (the server was started with HANGAR_TEMPLATE_DIR).
+    let layers = std::fs::read_dir(template_dir()?.join("env"))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("layer").is_dir())
+        .count();
+    assert!(layers >= 1);
+
+    let broken = session_in(
+        &server,
+        json!({"type": "cloud",
+        "packages": {"apt": ["nosuchpkg-hangar-test"]}}),
+    )
+    .await?;
+    server.post(&format!("/v1/sessions/{broken}/events"),
+        json!({"events": [{"type": "user.message", "content": [{"type": "text", "text": "go"}]}]})).await?;
+    for _ in 0..2400 {
+        let events = server.events(&broken).await?;
+        if let Some(idle) = events.iter().find(|e| e["type"] == "session.status_idle") {
+            assert_eq!(
+                idle["stop_reason"]["type"], "retries_exhausted",
+                "{events:#?}"
+            );
+            let error = events
+                .iter()
+                .find(|e| e["type"] == "session.error")
+                .cloned()
+                .unwrap_or_default();
+            let message = error["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("nosuchpkg-hangar-test"),
+                "the error names the package: {message}"
+            );
+            let result = events
+                .iter()
+                .find(|e| e["type"] == "agent.tool_result")
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(result["is_error"], true);
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!(
+        "the broken build never ended the turn; log:\n{}",
+        server.log()
+    )
+}
