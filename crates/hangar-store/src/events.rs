@@ -53,15 +53,20 @@ async fn check_lease(
     held.map(|_| ()).ok_or(StoreError::LeaseLost)
 }
 
+/// Writes the session row if its revision is still `expected_rev` and — when `lease_owner`
+/// is given — the lease is still that owner's, in one statement. When nothing was written,
+/// tells a lost lease from a stale row.
 async fn write_session(
     conn: &mut SqliteConnection,
     write: &SessionWrite,
+    lease_owner: Option<&str>,
 ) -> Result<(), StoreError> {
     let session = &write.session;
     let body = serde_json::to_string(session).map_err(backend)?;
     let done = sqlx::query(
         "UPDATE sessions SET rev = rev + 1, status = ?, archived_at = ?, body = ?, runtime = ? \
-         WHERE id = ? AND rev = ?",
+         WHERE id = ? AND rev = ? AND (? IS NULL OR EXISTS \
+         (SELECT 1 FROM session_leases WHERE session_id = sessions.id AND owner = ?))",
     )
     .bind(session.status.as_str())
     .bind(session.archived_at.map(Timestamp::as_micros))
@@ -69,14 +74,18 @@ async fn write_session(
     .bind(&write.runtime)
     .bind(&session.id)
     .bind(write.expected_rev)
+    .bind(lease_owner)
+    .bind(lease_owner)
     .execute(&mut *conn)
     .await
     .map_err(backend)?;
     if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Stale)
+        return Ok(());
     }
+    if let Some(owner) = lease_owner {
+        check_lease(conn, &session.id, owner).await?;
+    }
+    Err(StoreError::Stale)
 }
 
 /// Events in one `INSERT` at most (6 bound values each, well under SQLite's limit).
@@ -144,11 +153,10 @@ pub(crate) async fn apply_commit(
     conn: &mut SqliteConnection,
     commit: &Commit,
 ) -> Result<Committed, StoreError> {
-    if let Some(owner) = &commit.lease_owner {
-        check_lease(conn, &commit.session_id, owner).await?;
-    }
-    if let Some(write) = &commit.session {
-        write_session(conn, write).await?;
+    match (&commit.session, &commit.lease_owner) {
+        (Some(write), owner) => write_session(conn, write, owner.as_deref()).await?,
+        (None, Some(owner)) => check_lease(conn, &commit.session_id, owner).await?,
+        (None, None) => {}
     }
     let mut committed = Committed::default();
     if !commit.events.is_empty() {

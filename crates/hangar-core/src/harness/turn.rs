@@ -70,7 +70,8 @@ impl Runner {
                 return self.pause(waiting).await;
             }
         }
-        self.turn_loop(&cancel).await
+        // A new turn starts right after the runner caught up with the log.
+        self.turn_loop(&cancel, start).await
     }
 
     fn mcp_unavailable_errors(&self) -> Result<Vec<crate::event_store::EncodedEvent>, RunnerError> {
@@ -145,7 +146,13 @@ impl Runner {
         Ok(waiting)
     }
 
-    async fn turn_loop(&mut self, cancel: &CancellationToken) -> Result<(), RunnerError> {
+    /// Model requests and tool calls until the turn ends or pauses. `caught_up`: the log was
+    /// just folded, so the first round need not read it again.
+    async fn turn_loop(
+        &mut self,
+        cancel: &CancellationToken,
+        mut caught_up: bool,
+    ) -> Result<(), RunnerError> {
         loop {
             self.stop_if_asked()?;
             if cancel.is_cancelled() {
@@ -160,7 +167,9 @@ impl Runner {
             }
             // Messages that arrived since the last request join the conversation now: after
             // the tool results they waited for, before the next model request.
-            self.catch_up().await?;
+            if !std::mem::take(&mut caught_up) {
+                self.catch_up().await?;
+            }
             let steered = self.take_queued(|e| is_message(&e.type_name));
             if !steered.is_empty() {
                 self.commit(Vec::new(), steered, None).await?;
@@ -359,6 +368,6 @@ impl Runner {
         if self.session.value.status != SessionStatus::Running {
             self.announce_running().await?;
         }
-        self.turn_loop(&cancel).await
+        self.turn_loop(&cancel, false).await
     }
 }
