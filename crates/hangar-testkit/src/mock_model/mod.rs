@@ -92,8 +92,9 @@ impl MockModel {
     /// Starts on `addr` (port 0 picks a free one).
     pub async fn start_on(addr: SocketAddr, script: Script) -> anyhow::Result<MockModel> {
         let state = Arc::new(MockState::new(script));
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
+        // TCP_NODELAY like the server: the scripted events leave as they are written.
+        let listener = hangar_server::bind(addr).await?;
+        let addr = axum::serve::Listener::local_addr(&listener)?;
         let (tx, rx) = oneshot::channel::<()>();
         let app = server::app(state.clone());
         let task = tokio::spawn(async move {
