@@ -32,6 +32,12 @@ fn session_not_found(id: &str) -> ApiError {
     ))
 }
 
+/// A turn is in flight (or waiting to retry): the session may not be archived, deleted or
+/// have its tools changed.
+fn is_busy(status: SessionStatus) -> bool {
+    matches!(status, SessionStatus::Running | SessionStatus::Rescheduling)
+}
+
 /// Fills in the figures computed at read time.
 fn present(mut session: Session) -> Session {
     let end = if session.status == SessionStatus::Terminated {
@@ -310,7 +316,7 @@ impl Resources {
                 next.metadata = validate::apply_metadata_patch(&current.metadata, patch, false)?;
             }
             if let Some(agent) = &params.agent {
-                if current.status == SessionStatus::Running {
+                if is_busy(current.status) {
                     return Err(ApiError::invalid(
                         "agent: the session's tools can only change while it is not running",
                     ));
@@ -363,7 +369,7 @@ impl Resources {
 
     pub async fn archive_session(&self, id: &str) -> Result<Session, ApiError> {
         self.modify_session(id, |current| {
-            if current.status == SessionStatus::Running {
+            if is_busy(current.status) {
                 return Err(ApiError::invalid(
                     "Cannot archive session while it is running. Send an interrupt event or wait \
                      for the session to complete.",
@@ -378,7 +384,7 @@ impl Resources {
 
     pub async fn delete_session(&self, id: &str) -> Result<Deleted, ApiError> {
         let current = self.session(id).await?;
-        if current.status == SessionStatus::Running {
+        if is_busy(current.status) {
             return Err(ApiError::invalid(
                 "Cannot delete session while it is running. Send an interrupt event or wait for \
                  the session to complete.",
