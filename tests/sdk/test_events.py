@@ -209,3 +209,23 @@ def test_builtin_tools_run_in_the_sessions_sandbox(client, mock_model, start_ses
     result = next(e for e in second if e.type == "agent.tool_result")
     assert "from-the-sdk" in result.content[0].text, "the file outlives the turn"
     assert second[-1].stop_reason.type == "end_turn"
+
+
+def test_the_primary_thread_through_the_threads_api(client, mock_model, start_session):
+    session = start_session()
+    threads = list(client.beta.sessions.threads.list(session.id))
+    assert len(threads) == 1
+    thread = threads[0]
+    assert thread.id.startswith("sthr_") and thread.session_id == session.id
+    assert client.beta.sessions.threads.retrieve(thread.id, session_id=session.id).status == "idle"
+    mock_model.push(text_step("Hello from the thread."))
+    with client.beta.sessions.threads.events.stream(thread.id, session_id=session.id) as stream:
+        client.beta.sessions.events.send(session.id, events=[user_message("hi")])
+        seen = read_until(stream, is_idle)
+    assert any(e.type == "agent.message" for e in seen)
+    listed = list(client.beta.sessions.threads.events.list(thread.id, session_id=session.id))
+    assert {e.id for e in listed} == {e.id for e in client.beta.sessions.events.list(session.id)}
+    with pytest.raises(anthropic.NotFoundError):
+        client.beta.sessions.threads.retrieve("sthr_nope", session_id=session.id)
+    with pytest.raises(anthropic.BadRequestError):
+        client.beta.sessions.threads.archive(thread.id, session_id=session.id)

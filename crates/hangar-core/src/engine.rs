@@ -12,6 +12,7 @@ use hangar_protocol::event_params::{EventParams, SendEventsParams};
 use hangar_protocol::ids::IdKind;
 use hangar_protocol::page::{Order, Page};
 use hangar_protocol::session::{Session, SessionCreateParams, SessionStatus, SessionUpdateParams};
+use hangar_protocol::thread::{SessionThread, SessionThreadType};
 use hangar_protocol::time::Timestamp;
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
@@ -20,6 +21,7 @@ use crate::bus::BusMessage;
 use crate::event_log::{encode_event, server_event};
 use crate::event_store::{Commit, StoredEvent};
 use crate::harness::Harness;
+use crate::harness::runner::primary_thread_id;
 use crate::harness::state::RuntimeState;
 use crate::limits::{DEFAULT_EVENTS_PAGE_LIMIT, MAX_EVENTS_PAGE_LIMIT, MAX_EVENTS_PER_REQUEST};
 use crate::listing::{ListRequest, page};
@@ -194,6 +196,41 @@ impl Engine {
                 .collect::<Result<_, _>>()?,
             next_page: listed.next_page,
         })
+    }
+
+    /// The session's primary thread (the only thread until multiagent exists).
+    pub async fn primary_thread(&self, session_id: &str) -> Result<SessionThread, ApiError> {
+        let session = self.resources.session(session_id).await?;
+        Ok(SessionThread {
+            r#type: SessionThreadType,
+            id: primary_thread_id(&session.id),
+            session_id: session.id,
+            agent: session.agent,
+            status: session.status,
+            parent_thread_id: None,
+            workflow_run_id: None,
+            stats: Some(session.stats),
+            usage: Some(session.usage),
+            created_at: session.created_at,
+            updated_at: session.updated_at,
+            archived_at: session.archived_at,
+        })
+    }
+
+    /// Thread `thread_id` of the session (404 unless it is the primary thread).
+    pub async fn thread(
+        &self,
+        session_id: &str,
+        thread_id: &str,
+    ) -> Result<SessionThread, ApiError> {
+        let thread = self.primary_thread(session_id).await?;
+        if thread.id != thread_id {
+            return Err(ApiError::not_found(format!(
+                "Thread `{}` not found in session `{session_id}`.",
+                thread_id.chars().take(128).collect::<String>()
+            )));
+        }
+        Ok(thread)
     }
 
     /// Subscribes to the session's live events (checking it exists).

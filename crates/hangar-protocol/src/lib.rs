@@ -28,6 +28,7 @@ pub mod nullable;
 pub mod page;
 pub mod session;
 pub mod string_or;
+pub mod thread;
 pub mod time;
 
 /// The `anthropic-beta` value the SDK sends for agents, environments and sessions.

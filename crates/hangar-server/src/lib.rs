@@ -28,7 +28,7 @@ pub mod extract;
 pub mod openapi;
 pub mod routes;
 
-use routes::{agents, environments, events, sessions, stream};
+use routes::{agents, environments, events, sessions, stream, threads};
 
 /// Binds `addr` for [`app`]. Every accepted connection gets `TCP_NODELAY`: SSE frames and
 /// small responses leave at once instead of waiting (Nagle's algorithm against the peer's
@@ -103,6 +103,23 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/sessions/{session_id}/events/stream",
             get(stream::stream),
+        )
+        .route("/v1/sessions/{session_id}/threads", get(threads::list))
+        .route(
+            "/v1/sessions/{session_id}/threads/{thread_id}",
+            get(threads::retrieve),
+        )
+        .route(
+            "/v1/sessions/{session_id}/threads/{thread_id}/archive",
+            post(threads::archive),
+        )
+        .route(
+            "/v1/sessions/{session_id}/threads/{thread_id}/events",
+            get(threads::events),
+        )
+        .route(
+            "/v1/sessions/{session_id}/threads/{thread_id}/stream",
+            get(threads::stream),
         )
         .route_layer(middleware::from_fn(beta::require_managed_agents_beta))
         .route_layer(middleware::from_fn_with_state(

@@ -4,7 +4,7 @@
 
 use utoipa::OpenApi;
 
-use crate::routes::{agents, environments, events, sessions, stream};
+use crate::routes::{agents, environments, events, sessions, stream, threads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,8 +16,10 @@ use crate::routes::{agents, environments, events, sessions, stream};
         sessions::create, sessions::retrieve, sessions::update, sessions::list, sessions::archive,
         sessions::delete,
         events::send, events::list, stream::stream,
+        threads::list, threads::retrieve, threads::archive, threads::events, threads::stream,
     ),
-    tags((name = "agents"), (name = "environments"), (name = "sessions"), (name = "events"))
+    tags((name = "agents"), (name = "environments"), (name = "sessions"), (name = "events"),
+        (name = "threads"))
 )]
 struct ApiDoc;
 

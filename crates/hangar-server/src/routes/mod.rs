@@ -6,3 +6,4 @@ pub mod environments;
 pub mod events;
 pub mod sessions;
 pub mod stream;
+pub mod threads;

@@ -42,7 +42,17 @@ pub async fn stream(
     headers: HeaderMap,
     query: QueryParams,
 ) -> Result<Response, HttpError> {
-    let deltas = event_deltas(&query)?;
+    open(app, id, &headers, &query).await
+}
+
+/// Opens a session's event stream (also the primary thread's stream).
+pub(crate) async fn open(
+    app: AppState,
+    id: String,
+    headers: &HeaderMap,
+    query: &QueryParams,
+) -> Result<Response, HttpError> {
+    let deltas = event_deltas(query)?;
     // Where the stream starts: after the `Last-Event-ID` event (replay), else after the last
     // event stored now (live only). It is read *before* subscribing, and the first catch-up
     // sends whatever was committed in between, so the hand-over to the bus has no gap.

@@ -14,6 +14,7 @@ mod persistence;
 mod sessions;
 mod snapshots;
 mod streaming;
+mod threads;
 mod turns;
 
 use anyhow::{Context, Result, ensure};

@@ -31,12 +31,19 @@ impl SseReader {
         query: &str,
         last_event_id: Option<&str>,
     ) -> Result<SseReader> {
+        let path = format!("/v1/sessions/{session}/events/stream{query}");
+        SseReader::open_at(rig, &path, last_event_id).await
+    }
+
+    /// A stream at `path` (e.g. a thread's stream).
+    pub async fn open_path(rig: &Rig, path: &str) -> Result<SseReader> {
+        SseReader::open_at(rig, path, None).await
+    }
+
+    async fn open_at(rig: &Rig, path: &str, last_event_id: Option<&str>) -> Result<SseReader> {
         let mut request = rig
             .server
-            .request(
-                reqwest::Method::GET,
-                &format!("/v1/sessions/{session}/events/stream{query}"),
-            )
+            .request(reqwest::Method::GET, path)
             .header("accept", "application/json");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
