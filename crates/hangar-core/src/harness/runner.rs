@@ -36,6 +36,9 @@ pub struct RunnerSignals {
     pub stop: CancellationToken,
     /// Notified by every wake-up, so a lingering runner resumes at once.
     pub woken: tokio::sync::Notify,
+    /// An interrupt arrived and its event is not processed yet: a turn that starts now
+    /// starts cancelled (the interrupt may have landed just before the turn's token existed).
+    interrupt_requested: std::sync::atomic::AtomicBool,
 }
 
 impl RunnerSignals {
@@ -45,6 +48,7 @@ impl RunnerSignals {
             turn: std::sync::Mutex::new(stop.child_token()),
             stop,
             woken: tokio::sync::Notify::new(),
+            interrupt_requested: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -54,14 +58,29 @@ impl RunnerSignals {
         if let Ok(mut turn) = self.turn.lock() {
             *turn = token.clone();
         }
+        if self
+            .interrupt_requested
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            token.cancel();
+        }
         token
     }
 
-    /// Interrupts the current turn, if any.
+    /// Interrupts the current turn, if any, and the next one until the interrupt is
+    /// processed.
     pub fn interrupt(&self) {
+        self.interrupt_requested
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Ok(turn) = self.turn.lock() {
             turn.cancel();
         }
+    }
+
+    /// The interrupts sent so far are processed.
+    pub fn interrupts_processed(&self) {
+        self.interrupt_requested
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -246,6 +246,7 @@ impl Runner {
             }),
         )
         .await?;
+        self.signals.interrupts_processed();
         self.h.tools.session_idle(&self.session_id).await;
         Ok(())
     }
@@ -331,7 +332,9 @@ impl Runner {
     pub(super) async fn interrupt_while_waiting(&mut self) -> Result<(), RunnerError> {
         if self.runtime.pending.is_empty() && !self.runtime.turn_open {
             let interrupts = self.take_queued(|e| e.type_name == "user.interrupt");
-            return self.commit(Vec::new(), interrupts, None).await;
+            self.commit(Vec::new(), interrupts, None).await?;
+            self.signals.interrupts_processed();
+            return Ok(());
         }
         self.close_unanswered(INTERRUPTED).await?;
         self.end_turn(StopReason::EndTurn).await
