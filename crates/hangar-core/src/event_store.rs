@@ -38,9 +38,14 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// The position of this event in the conversation: where it took effect.
-    pub fn effective_order(&self) -> (i64, i64) {
-        (self.effective_seq.unwrap_or(self.seq), self.seq)
+    /// The position of this event in the conversation: where it took effect. A client event
+    /// processed when the log ended at `effective_seq` sorts right after that event.
+    pub fn effective_order(&self) -> (i64, bool, i64) {
+        (
+            self.effective_seq.unwrap_or(self.seq),
+            self.effective_seq.is_some(),
+            self.seq,
+        )
     }
 
     /// The wire JSON: `{"id":…,"processed_at":…,` followed by the body's fields. The body is

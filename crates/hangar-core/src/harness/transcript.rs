@@ -369,6 +369,34 @@ mod tests {
     }
 
     #[test]
+    fn a_rebuilt_conversation_puts_a_steered_message_where_it_was_processed() {
+        let mut steered = stored(
+            2,
+            "e2",
+            json!({"type": "user.message", "content": [{"type": "text", "text": "B"}]}),
+        );
+        // Appended during the model's answer (seq 2), processed after it (seq 3).
+        steered.effective_seq = Some(3);
+        let events = [
+            stored(
+                1,
+                "e1",
+                json!({"type": "user.message", "content": [{"type": "text", "text": "A"}]}),
+            ),
+            steered,
+            stored(
+                3,
+                "e3",
+                json!({"type": "agent.message", "content": [{"type": "text", "text": "reply"}]}),
+            ),
+        ];
+        let messages = Transcript::from_events(&events).messages();
+        let roles: Vec<Role> = messages.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [Role::User, Role::Assistant, Role::User]);
+        assert_eq!(messages[2].content, vec![Block::Text { text: "B".into() }]);
+    }
+
+    #[test]
     fn system_messages_extend_the_system_prompt_and_empty_results_say_so() {
         let events = [
             stored(
