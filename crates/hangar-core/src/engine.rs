@@ -105,17 +105,31 @@ impl Engine {
             .map_err(store_error)?
             .ok_or_else(|| session_not_found(session_id))?;
         let session = &record.session.value;
-        let environment = self
-            .resources
-            .environment(&session.environment_id)
-            .await
-            .ok();
-        let config = environment.map_or(EnvironmentConfig::SelfHosted, |e| e.config);
         let runtime = RuntimeState::decode(&record.runtime);
+        // Only a `user.tool_result` depends on the environment (self-hosted only): the pinned
+        // copy when the session has run, else the environment as it is now.
+        let self_hosted = if params
+            .events
+            .iter()
+            .any(|e| matches!(e, EventParams::UserToolResult(_)))
+        {
+            let config = match &runtime.environment {
+                Some(env) => env.config.clone(),
+                None => {
+                    self.resources
+                        .environment(&session.environment_id)
+                        .await?
+                        .config
+                }
+            };
+            matches!(config, EnvironmentConfig::SelfHosted)
+        } else {
+            false
+        };
         let view = SessionView {
             session,
             runtime: &runtime,
-            environment: &config,
+            self_hosted,
             budget_reached: crate::budget::reached(session, &self.resources.prices),
         };
         let accepted: Vec<_> = check_request(params.events, &view)?

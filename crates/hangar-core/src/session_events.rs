@@ -3,7 +3,6 @@
 //! anything is written (all or nothing).
 
 use hangar_protocol::content::ContentBlock;
-use hangar_protocol::environment::EnvironmentConfig;
 use hangar_protocol::error::ApiError;
 use hangar_protocol::event::{Confirmation, EventBody};
 use hangar_protocol::event_params::EventParams;
@@ -25,7 +24,8 @@ pub(crate) struct Accepted {
 pub(crate) struct SessionView<'a> {
     pub session: &'a Session,
     pub runtime: &'a RuntimeState,
-    pub environment: &'a EnvironmentConfig,
+    /// The session's environment is `self_hosted` (read only when a request needs it).
+    pub self_hosted: bool,
     /// The session has a budget and has spent it.
     pub budget_reached: bool,
 }
@@ -155,7 +155,7 @@ fn check_event(
             })
         }
         EventParams::UserToolResult(p) => {
-            if !matches!(view.environment, EnvironmentConfig::SelfHosted) {
+            if !view.self_hosted {
                 return Err(ApiError::invalid(format!(
                     "{field}: user.tool_result is only accepted for sessions in self_hosted \
                      environments; this session's environment runs its tools itself"
