@@ -747,3 +747,30 @@ async fn tools_changed_between_turns_are_offered_in_the_next_turn() -> Result<()
     assert_eq!(requests[1].body["tools"][0]["name"], "fresh");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_model_no_provider_serves_is_refused_when_the_agent_is_created() -> Result<()> {
+    let rig = Rig::start(vec![]).await?;
+    let reply = post(
+        &rig.server,
+        "/v1/agents",
+        json!({"name": "x", "model": "llama3"}),
+    )
+    .await?;
+    reply.check_error(400, "invalid_request_error", "default_provider")?;
+    let named = post(
+        &rig.server,
+        "/v1/agents",
+        json!({"name": "x", "model": "nowhere/llama3"}),
+    )
+    .await?;
+    named.check_error(400, "invalid_request_error", "model")?;
+    let routed = post(
+        &rig.server,
+        "/v1/agents",
+        json!({"name": "x", "model": "openai/gpt-5"}),
+    )
+    .await?;
+    assert_eq!(routed.status, 200, "{}", routed.body);
+    Ok(())
+}

@@ -151,8 +151,21 @@ async fn files_written_in_one_turn_are_there_in_the_next_and_after_a_restart() -
         text_of(&results[0]).contains("hello from the sandbox"),
         "{results:?}"
     );
-    // The sandbox's files are the session's own, under the data dir on the host.
+    // The sandbox's files are the session's own, under the data dir on the host, and go
+    // with the session.
     assert!(dir.join("sessions").join(&session).is_dir());
+    let (status, _) = server
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/sessions/{session}"),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 200);
+    assert!(
+        !dir.join("sessions").join(&session).exists(),
+        "deleting the session deletes its files"
+    );
     Ok(())
 }
 
