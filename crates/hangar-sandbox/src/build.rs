@@ -48,8 +48,8 @@ use crate::egress::EgressHandler;
 use crate::error::SandboxError;
 use crate::layers::LayerResolver;
 use crate::packages::{PackageSpec, install_plan};
+use crate::rootfs;
 use crate::runtime::LocalSandboxRuntime;
-use crate::{rootfs, sys};
 
 /// A whole build (every step) must finish within this.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
@@ -59,7 +59,6 @@ pub const BUILD_WAIT_TIMEOUT: Duration = Duration::from_secs(65 * 60);
 pub const BUILD_SANDBOX_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// The trust store installers use during a build unless [`BuildOptions`] says otherwise.
 pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-const LOCK_POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// Written last into a layer's directory.
 const LAYER_META_FILE: &str = "layer.json";
 
@@ -264,7 +263,8 @@ impl Inner {
             "create {}",
             self.layers_dir.display()
         )))?;
-        let _lock = wait_for_lock(&self.layers_dir.join(format!("{key}.lock"))).await?;
+        let lock = self.layers_dir.join(format!("{key}.lock"));
+        let _lock = rootfs::wait_for_lock(&lock, "environment layer", BUILD_WAIT_TIMEOUT).await?;
         if self.is_ready(&key) {
             tracing::info!(%key, "environment layer was built by another request");
             return Ok(self.layer_root(&key));
@@ -395,34 +395,6 @@ fn remove_if_present(dir: &Path) -> Result<(), SandboxError> {
         }
         _ => Ok(()),
     }
-}
-
-async fn wait_for_lock(path: &Path) -> Result<std::fs::File, SandboxError> {
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(SandboxError::io(format!("open {}", path.display())))?;
-    let deadline = Instant::now() + BUILD_WAIT_TIMEOUT;
-    let mut logged = false;
-    while !sys::try_lock_exclusive(&file).map_err(SandboxError::io("lock the layer"))? {
-        if !logged {
-            tracing::info!(lock = %path.display(), "waiting for another build of this environment layer");
-            logged = true;
-        }
-        if Instant::now() > deadline {
-            return Err(SandboxError::TemplateBuild {
-                step: "wait for another build".into(),
-                detail: format!(
-                    "another build held {} for over {BUILD_WAIT_TIMEOUT:?}",
-                    path.display()
-                ),
-            });
-        }
-        tokio::time::sleep(LOCK_POLL_INTERVAL).await;
-    }
-    Ok(file)
 }
 
 /// Bytes on disk under `root`, each inode counted once.

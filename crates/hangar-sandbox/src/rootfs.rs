@@ -98,7 +98,8 @@ pub async fn ensure_base(
     let parent = templates_dir.join("base");
     std::fs::create_dir_all(&parent)
         .map_err(SandboxError::io(format!("create {}", parent.display())))?;
-    let _lock = wait_for_lock(&parent.join(format!("{key}.lock"))).await?;
+    let lock = parent.join(format!("{key}.lock"));
+    let _lock = wait_for_lock(&lock, "base template", BUILD_WAIT_TIMEOUT).await?;
     if dir.join(READY_FILE).exists() {
         tracing::info!(template = %dir.display(), "base template was built by another request");
         return Ok(dir.join("rootfs"));
@@ -121,34 +122,35 @@ pub async fn ensure_base(
     Ok(dir.join("rootfs"))
 }
 
-async fn wait_for_lock(path: &Path) -> Result<std::fs::File, SandboxError> {
+/// Takes the exclusive build lock at `path`, waiting (up to `timeout`) while another build of
+/// the same `what` (a base template, an environment layer) holds it.
+pub(crate) async fn wait_for_lock(
+    path: &Path,
+    what: &str,
+    timeout: Duration,
+) -> Result<std::fs::File, SandboxError> {
     let file = std::fs::File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
         .map_err(SandboxError::io(format!("open {}", path.display())))?;
-    let deadline = Instant::now() + BUILD_WAIT_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let mut logged = false;
-    loop {
-        if sys::try_lock_exclusive(&file).map_err(SandboxError::io("lock the template"))? {
-            return Ok(file);
-        }
+    while !sys::try_lock_exclusive(&file).map_err(SandboxError::io("take the build lock"))? {
         if !logged {
-            tracing::info!(lock = %path.display(), "waiting for another build of the base template");
+            tracing::info!(lock = %path.display(), "waiting for another build of the {what}");
             logged = true;
         }
         if Instant::now() > deadline {
             return Err(SandboxError::TemplateBuild {
-                step: "wait for lock".into(),
-                detail: format!(
-                    "another build held {} for over {BUILD_WAIT_TIMEOUT:?}",
-                    path.display()
-                ),
+                step: "wait for another build".into(),
+                detail: format!("another build held {} for over {timeout:?}", path.display()),
             });
         }
         tokio::time::sleep(LOCK_POLL_INTERVAL).await;
     }
+    Ok(file)
 }
 
 fn step_error(step: &str) -> impl FnOnce(std::io::Error) -> SandboxError + '_ {

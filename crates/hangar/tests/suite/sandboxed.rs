@@ -87,28 +87,10 @@ fn text_of(result: &Value) -> String {
         .to_owned()
 }
 
+/// A session of an agent with the built-in tools, on a new `cloud` environment with this
+/// networking.
 async fn new_session(server: &ServeProcess, networking: Value) -> Result<String> {
-    let agent = server
-        .post(
-            "/v1/agents",
-            json!({"name": "hands", "model": "claude-sonnet-4-6",
-        "tools": [{"type": "agent_toolset_20260401"}]}),
-        )
-        .await?;
-    let env = server
-        .post(
-            "/v1/environments",
-            json!({"name": hangar_protocol::ids::IdKind::Request.mint(),
-        "config": {"type": "cloud", "networking": networking}}),
-        )
-        .await?;
-    let session = server
-        .post(
-            "/v1/sessions",
-            json!({"agent": agent["id"], "environment_id": env["id"]}),
-        )
-        .await?;
-    Ok(session["id"].as_str().unwrap_or_default().to_owned())
+    session_in(server, json!({"type": "cloud", "networking": networking})).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
