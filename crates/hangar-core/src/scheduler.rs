@@ -182,22 +182,9 @@ fn remove_slot(inner: &Inner, session_id: &str) {
     }
 }
 
-/// Clears a pending wake-up; `true` when there was one.
-fn take_dirty(inner: &Inner, session_id: &str) -> bool {
-    let Ok(mut slots) = inner.slots.lock() else {
-        return false;
-    };
-    match slots.get_mut(session_id) {
-        Some(slot) if slot.dirty => {
-            slot.dirty = false;
-            true
-        }
-        _ => false,
-    }
-}
-
-/// Removes the slot unless a wake arrived meanwhile; `true` when the runner should look again.
-fn look_again(inner: &Inner, session_id: &str) -> bool {
+/// Clears a pending wake-up; `true` when there was one. Without one, `remove` also drops
+/// the slot in the same critical section (so no wake-up is lost between the two).
+fn take_dirty_or(inner: &Inner, session_id: &str, remove: bool) -> bool {
     let Ok(mut slots) = inner.slots.lock() else {
         return false;
     };
@@ -207,10 +194,22 @@ fn look_again(inner: &Inner, session_id: &str) -> bool {
             true
         }
         _ => {
-            slots.remove(session_id);
+            if remove {
+                slots.remove(session_id);
+            }
             false
         }
     }
+}
+
+/// Clears a pending wake-up; `true` when there was one.
+fn take_dirty(inner: &Inner, session_id: &str) -> bool {
+    take_dirty_or(inner, session_id, false)
+}
+
+/// Removes the slot unless a wake arrived meanwhile; `true` when the runner should look again.
+fn look_again(inner: &Inner, session_id: &str) -> bool {
+    take_dirty_or(inner, session_id, true)
 }
 
 async fn acquire(h: &Harness, session_id: &str, token: &str) -> bool {

@@ -39,8 +39,9 @@ pub async fn update(
     Ok(Json(app.engine.update_session(&id, params).await?))
 }
 
-fn session_filter(query: &QueryParams) -> Result<SessionFilter, ApiError> {
-    let statuses = query
+/// `statuses[]`: session (and thread) statuses.
+pub(crate) fn statuses(query: &QueryParams) -> Result<Vec<SessionStatus>, ApiError> {
+    query
         .list("statuses")
         .into_iter()
         .map(|s| {
@@ -50,7 +51,11 @@ fn session_filter(query: &QueryParams) -> Result<SessionFilter, ApiError> {
                 ))
             })
         })
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+fn session_filter(query: &QueryParams) -> Result<SessionFilter, ApiError> {
+    let statuses = statuses(query)?;
     Ok(SessionFilter {
         agent_id: query.one("agent_id").map(str::to_owned),
         agent_version: query.int("agent_version")?,

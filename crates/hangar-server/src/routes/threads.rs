@@ -7,7 +7,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use hangar_protocol::error::{ApiError, ErrorEnvelope};
 use hangar_protocol::page::Page;
-use hangar_protocol::session::SessionStatus;
 use hangar_protocol::thread::SessionThread;
 use serde_json::value::RawValue;
 
@@ -24,17 +23,7 @@ pub async fn list(
     Path(id): Path<String>,
     query: QueryParams,
 ) -> ApiResult<Page<SessionThread>> {
-    let statuses = query
-        .list("statuses")
-        .into_iter()
-        .map(|s| {
-            SessionStatus::parse(s).ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "statuses: `{s}` is not a valid value; expected one of rescheduling, running, idle, terminated"
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let statuses = super::sessions::statuses(&query)?;
     query.list_request()?;
     let thread = app.engine.primary_thread(&id).await?;
     let data = if statuses.is_empty() || statuses.contains(&thread.status) {
