@@ -185,8 +185,9 @@ async fn idle_memory(runtime: &LocalSandboxRuntime, count: usize) -> anyhow::Res
     Ok(())
 }
 
-fn status_field(pid: i32, field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+/// A `Field:  <number> kB` line of `/proc/<pid>/<file>`, as a number.
+fn proc_field(pid: i32, file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
     text.lines().find_map(|l| {
         l.strip_prefix(field)?
             .split_whitespace()
@@ -196,15 +197,13 @@ fn status_field(pid: i32, field: &str) -> Option<u64> {
     })
 }
 
+/// A field of `/proc/<pid>/status` (e.g. `VmRSS:`, in KiB).
+pub(crate) fn status_field(pid: i32, field: &str) -> Option<u64> {
+    proc_field(pid, "status", field)
+}
+
 fn rollup_field(pid: i32, field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    text.lines().find_map(|l| {
-        l.strip_prefix(field)?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    })
+    proc_field(pid, "smaps_rollup", field)
 }
 
 fn cpus() -> usize {

@@ -383,16 +383,8 @@ impl ChildProcess {
 
     /// Resident set size in KiB.
     fn rss_kib(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .context("no VmRSS")?;
-        Ok(line
-            .split_whitespace()
-            .nth(1)
-            .context("bad VmRSS")?
-            .parse()?)
+        let pid = i32::try_from(self.child.id())?;
+        crate::bench_sandbox::status_field(pid, "VmRSS:").context("no VmRSS")
     }
 }
 

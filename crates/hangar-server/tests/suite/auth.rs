@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use hangar_testkit::{BETA, TEST_API_KEY, TestServer};
-use serde_json::Value;
 
 use super::Reply;
 
@@ -13,15 +12,7 @@ async fn raw_get(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> R
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await?;
-    Ok(Reply {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    })
+    Reply::read(request.send().await?).await
 }
 
 fn bearer() -> String {

@@ -87,6 +87,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a whole response, keeping its headers.
+    pub async fn read(response: reqwest::Response) -> Result<Reply> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await?;
+        Ok(Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -164,15 +176,7 @@ pub async fn send(server: &TestServer, method: Method, path: &str, body: Body) -
         Body::Json(value) => request.body(value.to_string()),
         Body::Raw(bytes) => request.body(bytes),
     };
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await?;
-    Ok(Reply {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    })
+    Reply::read(request.send().await?).await
 }
 
 pub async fn post(server: &TestServer, path: &str, body: Value) -> Result<Reply> {
